@@ -1,0 +1,1 @@
+"""Shell history: the APSW store, spool ingest, and (later) importers and redaction."""

@@ -1,0 +1,258 @@
+"""The history store: one SQLite file through APSW, WAL, FTS5 kept in sync by triggers.
+
+Migrations are append-only: never edit one that has shipped, add a new one at the end. The
+schema version lives in ``PRAGMA user_version``; each migration runs in its own transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+
+from cmdai import paths
+from cmdai.errors import StoreError
+from cmdai.history.entry import Entry
+
+MIGRATIONS: list[str] = [
+    # 1: the history table, its indexes, and a trigram FTS5 index (substring search)
+    """
+    CREATE TABLE history (
+        id          INTEGER PRIMARY KEY,
+        timestamp   INTEGER NOT NULL,          -- start, ns since the epoch, UTC
+        duration    INTEGER,                   -- ms; NULL when unknown (imports)
+        exit        INTEGER,                   -- NULL when unknown
+        command     TEXT    NOT NULL,
+        cwd         TEXT,
+        session     TEXT    NOT NULL,
+        hostname    TEXT    NOT NULL DEFAULT '',
+        shell       TEXT    NOT NULL DEFAULT '',
+        source      TEXT    NOT NULL DEFAULT 'shell',
+        deleted_at  INTEGER,                   -- ns; the command text is wiped on delete
+        dedup       BLOB    NOT NULL UNIQUE    -- Entry.dedup_key(): re-ingest adds nothing
+    );
+    CREATE INDEX history_timestamp ON history(timestamp);
+    CREATE INDEX history_cwd ON history(cwd, timestamp);
+    CREATE INDEX history_session ON history(session, timestamp);
+    CREATE INDEX history_command ON history(command);
+    CREATE VIRTUAL TABLE history_fts USING fts5(
+        command, content='history', content_rowid='id', tokenize='trigram case_sensitive 0'
+    );
+    CREATE TRIGGER history_ai AFTER INSERT ON history BEGIN
+        INSERT INTO history_fts(rowid, command) VALUES (new.id, new.command);
+    END;
+    CREATE TRIGGER history_ad AFTER DELETE ON history BEGIN
+        INSERT INTO history_fts(history_fts, rowid, command) VALUES ('delete', old.id, old.command);
+    END;
+    CREATE TRIGGER history_au AFTER UPDATE OF command ON history BEGIN
+        INSERT INTO history_fts(history_fts, rowid, command) VALUES ('delete', old.id, old.command);
+        INSERT INTO history_fts(rowid, command) VALUES (new.id, new.command);
+    END;
+    """,
+]
+
+_COLUMNS = ", ".join(
+    f"h.{c}" for c in
+    ("id", "timestamp", "duration", "exit", "command", "cwd", "session", "hostname", "shell", "source")
+)
+
+
+def _row_to_entry(row: Sequence[Any]) -> Entry:
+    return Entry(
+        id=row[0], timestamp=row[1], duration_ms=row[2], exit=row[3], command=row[4],
+        cwd=row[5], session=row[6], hostname=row[7], shell=row[8], source=row[9],
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    cwd: str | None = None
+    session: str | None = None
+    exit: int | None = None
+    hostname: str | None = None
+
+    def sql(self, alias: str = "h") -> tuple[str, list[Any]]:
+        clauses = [f"{alias}.deleted_at IS NULL"]
+        args: list[Any] = []
+        for column in ("cwd", "session", "exit", "hostname"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{alias}.{column} = ?")
+                args.append(value)
+        return " AND ".join(clauses), args
+
+
+class Store:
+    def __init__(self, conn: apsw.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    # -- opening and migrating -------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path | None = None, *, readonly: bool = False) -> Store:
+        path = Path(path or paths.db_file())
+        try:
+            if readonly:
+                conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
+            else:
+                paths.ensure_dir(path.parent)
+                conn = apsw.Connection(str(path))
+            conn.set_busy_timeout(5000)
+            # one pragma per call: a pragma that returns a row stops a multi-statement execute
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+                conn.execute("PRAGMA synchronous=NORMAL").fetchall()
+            conn.execute("PRAGMA foreign_keys=ON").fetchall()
+            store = cls(conn, path)
+            if not readonly:
+                store.migrate()
+            return store
+        except apsw.Error as exc:
+            raise StoreError(
+                f"cannot open the history database {path}: {exc}",
+                "check the file's permissions, or move it aside to start a new one",
+            ) from exc
+
+    @property
+    def version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchall()[0][0]
+
+    def migrate(self) -> int:
+        """Apply pending migrations, each in its own transaction. Returns how many ran."""
+        applied = 0
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer cmdai (schema {current}, this one knows "
+                f"{len(MIGRATIONS)})",
+                "upgrade cmdai",
+            )
+        for number in range(current + 1, len(MIGRATIONS) + 1):
+            with self.conn:
+                if self.version >= number:  # another process got there first
+                    continue
+                self.conn.execute(MIGRATIONS[number - 1])
+                self.conn.execute(f"PRAGMA user_version = {number}")
+            applied += 1
+        return applied
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+    def insert(self, entries: Iterable[Entry]) -> int:
+        """Insert entries in one transaction; entries already present are skipped.
+
+        Returns how many were new.
+        """
+        rows = [
+            (e.timestamp, e.duration_ms, e.exit, e.command, e.cwd, e.session, e.hostname,
+             e.shell, e.source, e.dedup_key())
+            for e in entries
+        ]
+        if not rows:
+            return 0
+        sql = (
+            "INSERT OR IGNORE INTO history (timestamp, duration, exit, command, cwd, session,"
+            " hostname, shell, source, dedup) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        )
+        inserted = 0
+        with self.conn:
+            cursor = self.conn.cursor()
+            for row in rows:
+                cursor.execute(sql, row)
+                inserted += self.conn.changes()  # 0 for an ignored row; triggers not counted
+        return inserted
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete entries: the command text is wiped (and leaves the FTS index) at once; the
+        row's dedup key stays, so importing the same history again does not bring it back."""
+        now = time.time_ns()
+        ids = list(ids)
+        deleted = 0
+        with self.conn:
+            for entry_id in ids:
+                self.conn.execute(
+                    "UPDATE history SET deleted_at = ?, command = '', cwd = NULL"
+                    " WHERE id = ? AND deleted_at IS NULL",
+                    (now, entry_id),
+                )
+                deleted += self.conn.changes()
+        return deleted
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.conn.execute(
+            "SELECT count(*) FROM history WHERE deleted_at IS NULL"
+        ).fetchall()[0][0]
+
+    def get(self, entry_id: int) -> Entry | None:
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM history h WHERE h.id = ? AND h.deleted_at IS NULL", (entry_id,)
+        ).fetchall()
+        return _row_to_entry(rows[0]) if rows else None
+
+    def list(self, limit: int = 20, filters: Filters = Filters()) -> list[Entry]:
+        """The most recent entries, newest first."""
+        where, args = filters.sql()
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM history h WHERE {where}"
+            " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_row_to_entry(r) for r in rows]
+
+    def search_prefix(self, prefix: str, limit: int = 20, filters: Filters = Filters()) -> list[Entry]:
+        """Entries whose command starts with ``prefix`` (case-sensitive), newest first."""
+        where, args = filters.sql()
+        if prefix:
+            # a range on the command index; chr(0x10FFFF) sorts after every continuation
+            where += " AND h.command >= ? AND h.command < ?"
+            args += [prefix, prefix + "\U0010ffff"]
+        rows = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM history h WHERE {where}"
+            " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [_row_to_entry(r) for r in rows]
+
+    def search_fulltext(self, query: str, limit: int = 20, filters: Filters = Filters()) -> list[Entry]:
+        """Entries containing every word of ``query`` as a substring (case-insensitive).
+
+        Words of three characters or more go through the trigram FTS5 index; shorter ones are
+        checked with instr() on the candidates. Newest first.
+        """
+        words = query.split()
+        if not words:
+            return self.list(limit, filters)
+        long_words = [w for w in words if len(w) >= 3]
+        short_words = [w for w in words if len(w) < 3]
+        where, args = filters.sql()
+        for w in short_words:
+            where += " AND instr(lower(h.command), ?) > 0"
+            args.append(w.lower())
+        if long_words:
+            match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
+            sql = (
+                f"SELECT {_COLUMNS} FROM history h JOIN history_fts f ON f.rowid = h.id"
+                f" WHERE history_fts MATCH ? AND {where}"
+                " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?"
+            )
+            rows = self.conn.execute(sql, (match, *args, limit)).fetchall()
+        else:
+            rows = self.conn.execute(
+                f"SELECT {_COLUMNS} FROM history h WHERE {where}"
+                " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        return [_row_to_entry(r) for r in rows]

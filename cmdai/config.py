@@ -45,11 +45,31 @@ class SafetyConfig:
 
 
 @dataclass(frozen=True)
+class GenerateConfig:
+    backends: list[str] = field(default_factory=lambda: ["llama_cpp", "openai"])  # tried in order
+    model: str = "qwen2.5-coder-1.5b"  # catalog model for llama_cpp (`cmdai model list`)
+    model_path: str = ""  # a GGUF file outside the catalog; when set, overrides `model`
+    threads: int = 0  # llama.cpp threads; 0 = all cores
+    context_size: int = 2048  # llama.cpp context window (tokens)
+    max_tokens: int = 96  # generated tokens per answer (a command and one explanation line)
+    history_examples: int = 3  # the user's own successful commands shown to the model
+    docs: bool = True  # add whatis/--help lines of the utilities the request names
+    listing: bool = True  # add a short listing of the cwd
+    grammar: bool = False  # constrain output to "command line + # explanation" (GBNF)
+    server_url: str = "http://127.0.0.1:8080"  # OpenAI-compatible server (llama-server, Ollama, vLLM)
+    server_model: str = ""  # model name sent to the server; empty = the server's first model
+    server_api_key_env: str = ""  # NAME of the environment variable holding the API key
+    server_timeout: float = 30.0  # seconds, for connecting and between streamed chunks
+    mlx_model: str = ""  # an MLX model folder (Apple Silicon)
+
+
+@dataclass(frozen=True)
 class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
 
     source: str = field(default="<defaults>", compare=False)
 

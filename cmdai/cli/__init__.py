@@ -13,12 +13,14 @@ from cmdai.errors import CmdaiError, ExitCode
 
 # name -> "module:attribute" (a click command or group)
 COMMANDS: dict[str, str] = {
+    "import": "cmdai.cli.importer:import_",
     "init": "cmdai.cli.init:init",
     "history": "cmdai.cli.history:history",
     "search": "cmdai.cli.history:search",
     "config": "cmdai.cli.config:config",
     "doctor": "cmdai.cli.doctor:doctor",
-    "ingest": "cmdai.cli.history:ingest",
+    "generate": "cmdai.cli.generate:generate",
+    "model": "cmdai.cli.model:model",
 }
 
 

@@ -1,0 +1,21 @@
+import json
+
+import click
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def doctor(as_json: bool) -> None:
+    """Show what is installed, where state lives and whether the shell hooks are active."""
+    from cmdai.doctor import run
+
+    report = run()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for c in report["checks"]:
+        mark = click.style("ok", fg="green") if c["ok"] else click.style("--", fg="yellow")
+        click.echo(f"  {mark}  {c['name']:<12} {c['detail']}")
+    click.echo("\nstate:")
+    for name, where in report["paths"].items():
+        click.echo(f"  {name:<8} {where}")

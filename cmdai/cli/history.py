@@ -1,0 +1,147 @@
+"""`cmdai history ...` and `cmdai search`: thin wrappers over the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+
+from cmdai.errors import UsageError
+
+
+def _open():
+    from cmdai import paths
+    from cmdai.history.spool import open_history
+
+    store, report = open_history()
+    if report.bad:
+        click.echo(
+            f"cmdai: {len(report.bad)} recorded line(s) could not be read; they are kept in "
+            f"{paths.quarantine_file()}",
+            err=True,
+        )
+        for row in report.bad[:5]:
+            click.echo(f"  {row}", err=True)
+    return store, report
+
+
+def _filters(cwd: str | None, session: str | None, exit_: int | None):
+    from cmdai.history.store import Filters
+
+    return Filters(
+        cwd=os.path.abspath(cwd) if cwd else None, session=session, exit=exit_,
+    )
+
+
+def _age(ts_ns: int) -> str:
+    seconds = max(0, time.time() - ts_ns / 1e9)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def _print(entries, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False))
+        return
+    for e in entries:
+        status = "   " if e.exit is None else f"{e.exit:>3}"
+        dur = "" if e.duration_ms is None else f"{e.duration_ms / 1000:.1f}s"
+        click.echo(f"{e.id:>7}  {_age(e.timestamp):>9}  {status}  {dur:>7}  {e.command}")
+
+
+filter_options = [
+    click.option("--cwd", metavar="DIR", help="Only commands run in DIR."),
+    click.option("--session", metavar="ID", help="Only commands of this shell session."),
+    click.option("--exit", "exit_", type=int, metavar="N", help="Only commands that exited with N."),
+]
+
+
+def with_filters(fn):
+    for option in reversed(filter_options):
+        fn = option(fn)
+    return fn
+
+
+@click.group()
+def history() -> None:
+    """Read, search and edit the recorded history."""
+
+
+@history.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@with_filters
+def list_(as_json: bool, limit: int, cwd: str | None, session: str | None, exit_: int | None) -> None:
+    """The most recent commands, oldest first."""
+    store, _ = _open()
+    entries = store.list(limit, _filters(cwd, session, exit_))
+    _print(list(reversed(entries)), as_json)
+
+
+@history.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--match", "match", metavar="TEXT", help="Delete every command containing TEXT.")
+@click.option("--yes", is_flag=True, help="Do not ask before deleting by --match.")
+def delete(ids: tuple[int, ...], match: str | None, yes: bool) -> None:
+    """Delete entries by ID, or every entry containing --match TEXT.
+
+    The command text is wiped at once; importing the same history again does not bring it back.
+    """
+    if not ids and not match:
+        raise UsageError("nothing to delete", "give entry IDs (see `cmdai history list`) or --match TEXT")
+    store, _ = _open()
+    targets = list(ids)
+    if match:
+        found = store.search_fulltext(match, limit=1_000_000)
+        found = [e for e in found if match.lower() in e.command.lower()]
+        if found and not yes:
+            for e in found[:10]:
+                click.echo(f"{e.id:>7}  {e.command}", err=True)
+            if len(found) > 10:
+                click.echo(f"  ... and {len(found) - 10} more", err=True)
+            if not click.confirm(f"Delete {len(found)} entries?", err=True):
+                raise click.Abort()
+        targets += [e.id for e in found]
+    n = store.delete(targets)
+    click.echo(f"deleted {n} entr{'y' if n == 1 else 'ies'}", err=True)
+
+
+@history.command()
+def ingest() -> None:
+    """Move what the shells recorded into the database now (every reading command does this)."""
+    _, report = _open()
+    click.echo(
+        f"ingested {report.inserted} new entries from {report.files} spool file(s)"
+        f"{f', {len(report.bad)} bad line(s)' if report.bad else ''}",
+        err=True,
+    )
+
+
+@click.command()
+@click.argument("query", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
+@click.option("--mode", type=click.Choice(["prefix", "fulltext"]), default=None,
+              help="Default: search.mode in the config (fulltext).")
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+@with_filters
+def search(query: tuple[str, ...], as_json: bool, mode: str | None, limit: int | None,
+           cwd: str | None, session: str | None, exit_: int | None) -> None:
+    """Search the history, newest first. fulltext: every word as a substring; prefix: the
+    command starts with QUERY."""
+    from cmdai import config
+
+    cfg = config.load()
+    mode = mode or cfg.search.mode
+    limit = limit or cfg.search.limit
+    store, _ = _open()
+    text = " ".join(query)
+    filters = _filters(cwd, session, exit_)
+    if mode == "prefix":
+        entries = store.search_prefix(text, limit, filters)
+    else:
+        entries = store.search_fulltext(text, limit, filters)
+    _print(entries, as_json)

@@ -1,0 +1,146 @@
+# cmdai shell integration for bash (4.4 or newer; 5.x recommended).
+# Printed by `cmdai init bash` with absolute paths filled in; load it from ~/.bashrc with
+#   eval "$(cmdai init bash)"
+# It records every executed command by appending one line to a per-session spool file
+# (pure shell: no process is started per command). Set CMDAI_NOBIND=1 before loading it to
+# keep every key binding as it is.
+
+[[ $- == *i* ]] || return 0
+
+__cmdai_python=@CMDAI_PYTHON@
+__cmdai_spool=@CMDAI_SPOOL@
+__cmdai_up_arrow=@CMDAI_UP_ARROW@
+__cmdai_ctrl_r=@CMDAI_CTRL_R@
+
+# Loading the script again keeps the session and adds no second hook.
+if [[ -z ${__cmdai_session-} ]]; then
+  __cmdai_session="${EPOCHSECONDS:-$SECONDS}.$$.${RANDOM}"
+fi
+export CMDAI_SESSION=$__cmdai_session
+__cmdai_file="${__cmdai_spool}/${HOSTNAME:-localhost}-${__cmdai_session}.tsv"
+__cmdai_tmp="${__cmdai_spool}/.${__cmdai_session}.line"
+: "${__cmdai_armed=}" "${__cmdai_start=}" "${__cmdai_last_histno=}"  # a reload keeps them
+
+# HISTCONTROL=ignorespace/ignoreboth keeps a space-prefixed line out of bash's history, and
+# `history 1` would then return the previous command (pitfall 7). So bash is told to keep every
+# line, and the hook itself drops space-prefixed lines (from bash's history too, with
+# `history -d`), which is what the user asked for.
+if [[ ${HISTCONTROL-} == *ignorespace* || ${HISTCONTROL-} == *ignoreboth* ]]; then
+  __cmdai_ignorespace=1
+  HISTCONTROL=${HISTCONTROL//ignoreboth/ignoredups}
+  HISTCONTROL=${HISTCONTROL//ignorespace/}
+fi
+
+__cmdai_now() {
+  # microseconds since the epoch, without starting a process (bash >= 5 has EPOCHREALTIME)
+  if [[ -n ${EPOCHREALTIME-} ]]; then
+    __cmdai_t=${EPOCHREALTIME/[.,]/}
+  else
+    __cmdai_t=$(( ${EPOCHSECONDS:-0} * 1000000 ))
+  fi
+}
+
+# The last history entry as "number<TAB>text", read through a file: a builtin writing to a
+# file and `read` cost no fork, where $(history 1) forks a subshell on every command.
+__cmdai_history_last() {
+  local HISTTIMEFORMAT=
+  builtin history 1 >| "$__cmdai_tmp" 2>/dev/null || return 1
+  local line
+  IFS= read -r -d '' line < "$__cmdai_tmp"
+  line=${line%$'\n'}
+  [[ $line =~ ^[[:space:]]*([0-9]+)[*]?[[:space:]][[:space:]](.*)$ ]] || return 1
+  __cmdai_histno=${BASH_REMATCH[1]}
+  __cmdai_histline=${BASH_REMATCH[2]}
+}
+
+__cmdai_in_prompt_command() {
+  local part parts
+  IFS=$'\n;' read -r -d '' -a parts <<< "${PROMPT_COMMAND[*]}"
+  for part in "${parts[@]}"; do
+    part=${part#"${part%%[![:space:]]*}"}; part=${part%"${part##*[![:space:]]}"}
+    [[ $part == "$BASH_COMMAND" ]] && return 0
+  done
+  return 1
+}
+
+__cmdai_preexec() {
+  # Runs from the DEBUG trap before the first command of each line typed at the prompt.
+  [[ -n ${COMP_LINE-} || -n ${READLINE_POINT-} ]] && return 0  # completion, bind -x widgets
+  __cmdai_armed=
+  [[ -d $__cmdai_spool ]] || command mkdir -p -m 700 -- "$__cmdai_spool" 2>/dev/null
+  __cmdai_history_last || return 0
+  if [[ $__cmdai_histno == "$__cmdai_last_histno" ]]; then
+    # bash added nothing: an ignored duplicate repeats the last line, an empty Enter runs
+    # PROMPT_COMMAND, anything else (HISTIGNORE, history off) is not ours to record
+    [[ ${HISTCONTROL-} == *ignoredups* && -z ${HISTIGNORE-} ]] || return 0
+    __cmdai_in_prompt_command && return 0
+  fi
+  __cmdai_last_histno=$__cmdai_histno
+  if [[ $__cmdai_histline == [[:space:]]* ]]; then
+    [[ -n ${__cmdai_ignorespace-} ]] && builtin history -d "$__cmdai_histno" 2>/dev/null
+    return 0
+  fi
+  __cmdai_cmd=$__cmdai_histline
+  __cmdai_cwd=$PWD
+  __cmdai_now
+  __cmdai_start=$__cmdai_t
+}
+
+__cmdai_precmd() {
+  local st=$?
+  [[ -n $__cmdai_start ]] || return 0
+  __cmdai_now
+  local dur=$(( (__cmdai_t - __cmdai_start) / 1000 ))
+  local start="${__cmdai_start:0:${#__cmdai_start}-6}.${__cmdai_start: -6}"
+  __cmdai_start=
+  local cmd=$__cmdai_cmd cwd=$__cmdai_cwd
+  [[ -z ${cmd//[[:space:]]/} ]] && return 0
+  # double-quoted replacements: bash 5.2's patsub_replacement would eat backslashes (pitfall 8)
+  cmd=${cmd//\\/"\\\\"}; cmd=${cmd//$'\t'/"\\t"}; cmd=${cmd//$'\n'/"\\n"}; cmd=${cmd//$'\r'/"\\r"}
+  cwd=${cwd//\\/"\\\\"}; cwd=${cwd//$'\t'/"\\t"}; cwd=${cwd//$'\n'/"\\n"}; cwd=${cwd//$'\r'/"\\r"}
+  builtin printf 'v1\tbash\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$__cmdai_session" "$start" "$st" "$dur" "$cwd" "$cmd" >> "$__cmdai_file" 2>/dev/null
+  return 0
+}
+
+__cmdai_debug_trap() {
+  [[ -n $__cmdai_armed ]] || return 0
+  __cmdai_preexec
+}
+
+__cmdai_arm() {
+  # Ctrl-C inside a bind -x widget can leave these set, which would stop all recording
+  # (pitfall 5).
+  unset READLINE_LINE READLINE_POINT
+  __cmdai_armed=1
+}
+
+if [[ -z ${__cmdai_hooked-} ]]; then
+  __cmdai_hooked=1
+  if [[ -n ${bash_preexec_imported-}${__bp_imported-} ]]; then
+    # bash-preexec is loaded: hook in through it instead of owning the DEBUG trap
+    __cmdai_bp_preexec() { __cmdai_preexec; }
+    preexec_functions+=(__cmdai_bp_preexec)
+    precmd_functions=(__cmdai_precmd "${precmd_functions[@]}")
+  else
+    __cmdai_prev_debug=$(trap -p DEBUG)
+    __cmdai_prev_debug=${__cmdai_prev_debug#"trap -- '"}
+    __cmdai_prev_debug=${__cmdai_prev_debug%"' DEBUG"}
+    if [[ -n $__cmdai_prev_debug ]]; then
+      trap '__cmdai_debug_trap; eval "$__cmdai_prev_debug"' DEBUG
+    else
+      trap '__cmdai_debug_trap' DEBUG
+    fi
+    if [[ $(declare -p PROMPT_COMMAND 2>/dev/null) == "declare -a"* ]]; then
+      PROMPT_COMMAND=(__cmdai_precmd "${PROMPT_COMMAND[@]}" __cmdai_arm)
+    else
+      PROMPT_COMMAND="__cmdai_precmd${PROMPT_COMMAND:+;$PROMPT_COMMAND};__cmdai_arm"
+    fi
+  fi
+fi
+
+if __cmdai_history_last; then __cmdai_last_histno=$__cmdai_histno; fi
+
+# Key bindings: the history picker (Up on an empty line, Ctrl-R) and Ctrl-G are bound here by
+# the features that provide them; CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r are
+# honoured by each of them.

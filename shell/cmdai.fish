@@ -1,0 +1,73 @@
+# cmdai shell integration for fish (3.x and 4.x).
+# Printed by `cmdai init fish` with absolute paths filled in; load it from
+# ~/.config/fish/config.fish with
+#   cmdai init fish | source
+# It records every executed command by appending one line to a per-session spool file
+# (pure shell: no process is started per command). Private mode (fish --private) records
+# nothing. Set CMDAI_NOBIND=1 before loading it to keep every key binding as it is.
+
+if status is-interactive
+    set -g __cmdai_python @CMDAI_PYTHON@
+    set -g __cmdai_spool @CMDAI_SPOOL@
+    set -g __cmdai_up_arrow @CMDAI_UP_ARROW@
+    set -g __cmdai_ctrl_r @CMDAI_CTRL_R@
+
+    # Loading the script again keeps the session; the functions below replace themselves.
+    if not set -q __cmdai_session
+        set -g __cmdai_session (string join . $fish_pid (random) (random))
+    end
+    set -gx CMDAI_SESSION $__cmdai_session
+    set -q hostname; or set -l hostname localhost
+    set -g __cmdai_file "$__cmdai_spool/$hostname-$__cmdai_session.tsv"
+    set -g __cmdai_clock "$__cmdai_spool/.$__cmdai_session.clock"
+    # a reload (while the `source` command itself runs) keeps these
+    set -q __cmdai_cmd; or set -g __cmdai_cmd
+    set -q __cmdai_cwd; or set -g __cmdai_cwd
+    set -q __cmdai_start; or set -g __cmdai_start
+    # fish has no clock variable. fish >= 3.5 has the `path` builtin: touching a file and
+    # reading its mtime gives the time in seconds without starting a process. Older fish
+    # falls back to `date`.
+    if contains -- path (builtin -n)
+        function __cmdai_now
+            builtin true >$__cmdai_clock 2>/dev/null; and path mtime -- $__cmdai_clock 2>/dev/null
+        end
+    else
+        function __cmdai_now
+            command date +%s
+        end
+    end
+
+    function __cmdai_escape
+        string replace -a '\\' '\\\\' -- $argv[1] | string replace -a \t '\\t' | string replace -a \r '\\r' | string join '\\n'
+    end
+
+    function __cmdai_preexec --on-event fish_preexec
+        test -d $__cmdai_spool; or command mkdir -p -m 700 -- $__cmdai_spool 2>/dev/null
+        set -g __cmdai_cmd $argv[1]
+        set -g __cmdai_cwd $PWD
+        set -g __cmdai_start (__cmdai_now)
+    end
+
+    function __cmdai_postexec --on-event fish_postexec
+        set -l st $status
+        set -l dur $CMD_DURATION
+        set -l cmd $__cmdai_cmd
+        set -l cwd $__cmdai_cwd
+        set -g __cmdai_cmd
+        set -q fish_private_mode; and return 0
+        # a leading space keeps a command out of history; so does a blank line
+        string match -qr '^\s|^\s*$' -- "$cmd"; and return 0
+        test -n "$cmd"; or return 0
+        set -l start $__cmdai_start
+        test -n "$start"; or return 0
+        set -l ecwd (__cmdai_escape "$cwd")
+        set -l ecmd (__cmdai_escape "$cmd")
+        printf 'v1\tfish\t%s\t%s\t%s\t%s\t%s\t%s\n' $__cmdai_session $start $st $dur "$ecwd" "$ecmd" \
+            >>$__cmdai_file 2>/dev/null
+        return 0
+    end
+
+    # Key bindings: the history picker (Up on an empty line, Ctrl-R) and Ctrl-G are bound here
+    # by the features that provide them; CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r
+    # are honoured by each of them.
+end

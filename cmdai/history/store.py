@@ -106,6 +106,8 @@ class Store:
             if not readonly:
                 conn.execute("PRAGMA journal_mode=WAL").fetchall()
                 conn.execute("PRAGMA synchronous=NORMAL").fetchall()
+                # deleted text is overwritten on disk, not left in free pages
+                conn.execute("PRAGMA secure_delete=ON").fetchall()
             conn.execute("PRAGMA foreign_keys=ON").fetchall()
             store = cls(conn, path)
             if not readonly:
@@ -188,6 +190,11 @@ class Store:
                     (now, entry_id),
                 )
                 deleted += self.conn.changes()
+            if deleted:
+                # merge the FTS segments so that the old tokens leave the file too
+                self.conn.execute("INSERT INTO history_fts(history_fts) VALUES ('optimize')")
+        if deleted:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return deleted
 
     # -- reading ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ new lines.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from cmdai.history.entry import Entry
@@ -65,12 +65,65 @@ def _where(raw: bytes, line: int, offset: int, what: str) -> tuple[int, str]:
     return line, f"{what} at column {column})"
 
 
+def split_lines(data: bytes, unmeta: Callable[[bytes], bytes | None] | None = None
+                ) -> tuple[list[str], bool]:
+    """The lines of a history file as text, and whether they are all clean.
+
+    Fast path: the whole file decodes (after ``unmeta``, zsh's unmetafy) as UTF-8. Otherwise each
+    line is decoded on its own and bad bytes are kept as surrogates (``surrogateescape``) so the
+    entry they belong to can be reported by ``check`` once it is complete.
+    """
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        return [], True
+    whole: bytes | None = data
+    if unmeta is not None and b"\x83" in data:
+        whole = None if b"\x83\n" in data or data.endswith(b"\x83") else unmeta(data)
+    if whole is not None:
+        try:
+            text = whole.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return text.split("\n"), "\0" not in text
+    lines = []
+    for raw in data.split(b"\n"):
+        if unmeta is not None:
+            raw = unmeta(raw) or raw  # a Meta byte ending the line stays, and is reported
+        lines.append(raw.decode("utf-8", "surrogateescape"))
+    return lines, False
+
+
+def check(text: str, line: int) -> str | Problem:
+    """An entry's text from ``split_lines``' slow path: bad bytes and NULs are reported with the
+    line and column where they are; clean text is returned as is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(text[exc.start]) - 0xDC00
+        what = (
+            "zsh Meta byte (0x83) at the end of a line (truncated write?"
+            if byte == 0x83 else f"not valid UTF-8 (byte 0x{byte:02x}"
+        )
+        return Problem(*_where_text(text, line, exc.start, what))
+    if "\0" in text:
+        return Problem(*_where_text(text, line, text.index("\0"), "contains a NUL byte (binary data?"))
+    return text
+
+
+def _where_text(text: str, line: int, offset: int, what: str) -> tuple[int, str]:
+    line += text.count("\n", 0, offset)
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, f"{what} at column {column})"
+
+
 def parse_seconds(text: bytes | str, line: int) -> int | Problem:
     """A decimal epoch in seconds, or a Problem if it is out of range."""
-    value = int(text)
-    if value > MAX_SECONDS:
-        return Problem(line, f"timestamp {str(value)[:30]} out of range")
-    return value
+    if len(text) > 19 or int(text) > MAX_SECONDS:  # (int() refuses over 4300 digits)
+        shown = text if isinstance(text, str) else text.decode("ascii", "replace")
+        return Problem(line, f"timestamp {shown[:30]}{'...' if len(shown) > 30 else ''} out of range")
+    return int(text)
 
 
 class Timeline:
@@ -110,24 +163,32 @@ Record = tuple[int, str, "int | None", "int | None"]
 def place_in_time(
     records: Iterable[Record | Problem], *, name: str, shell: str
 ) -> Iterator[Entry | Problem]:
-    """Entries (session ``import-<name>``) from records in file order, through ``Timeline``."""
+    """Entries (session ``import-<name>``) from records in file order, timed as ``Timeline``
+    says (inlined here: this loop runs once per imported command)."""
     session = f"import-{name}"
-    timeline = Timeline()
+    used: dict[int, int] = {}
+    last: int | None = None
     pending: list[Record] = []
     for record in records:
-        if isinstance(record, Problem):
-            yield record
+        if record.__class__ is Problem:
+            yield record  # type: ignore[misc]
             continue
-        ts = timeline.place(record[2])
-        if ts is None:
-            pending.append(record)
-            continue
+        _, command, second, duration = record  # type: ignore[misc]
+        if second is None:
+            if last is None:
+                pending.append(record)  # type: ignore[arg-type]
+                continue
+            second = last
+        else:
+            last = second
+        k = used.get(second, 0)
+        used[second] = k + 1
+        ts = second * NS + k * STEP_NS
         if pending:
             start = ts - len(pending) * STEP_NS
-            for i, (_, command, _, duration) in enumerate(pending):
-                yield Entry(command, start + i * STEP_NS, session, duration, shell=shell,
-                            source=name)
+            for i, (_, text, _, took) in enumerate(pending):
+                yield Entry(text, start + i * STEP_NS, session, took, shell=shell, source=name)
             pending = []
-        yield Entry(record[1], ts, session, record[3], shell=shell, source=name)
-    for i, (_, command, _, duration) in enumerate(pending, start=1):
-        yield Entry(command, i * STEP_NS, session, duration, shell=shell, source=name)
+        yield Entry(command, ts, session, duration, shell=shell, source=name)
+    for i, (_, text, _, took) in enumerate(pending, start=1):
+        yield Entry(text, i * STEP_NS, session, took, shell=shell, source=name)

@@ -15,12 +15,19 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cmdai.history.entry import Entry
-from cmdai.history.importers import Problem, Record, decode, parse_seconds, place_in_time
+from cmdai.history.importers import (
+    Problem,
+    Record,
+    check,
+    parse_seconds,
+    place_in_time,
+    split_lines,
+)
 
 NAME = "bash"
 KIND = "text"
 
-_TIMESTAMP = re.compile(rb"#(\d+)[ \t\r]*\Z")
+_TIMESTAMP = re.compile(r"#(\d+)[ \t\r]*\Z", re.ASCII)
 
 
 def candidates(env: Mapping[str, str], home: Path) -> list[tuple[Path, str]]:
@@ -36,29 +43,29 @@ def estimate(data: bytes) -> int:
 
 
 def _records(data: bytes) -> Iterator[Record | Problem]:
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    lines, clean = split_lines(data)
+    timestamp = _TIMESTAMP.match
     timed = False  # seen a timestamp line: from here on, timestamps delimit commands
     after_timestamp = False
     second: int | None = None
-    chunk: list[bytes] = []
+    chunk: list[str] = []
     first = 0
 
-    def flush() -> Iterator[Record | Problem]:
-        raw = b"\n".join(chunk) if len(chunk) > 1 else chunk[0]
-        text = decode(raw, first)
-        if isinstance(text, Problem):
-            yield text
-        elif text.strip():
-            yield (first, text.rstrip("\n"), second, None)
+    def entry(text: str, line: int) -> Iterator[Record | Problem]:
+        if not clean:
+            checked = check(text, line)
+            if isinstance(checked, Problem):
+                yield checked
+                return
+        if text and not text.isspace():
+            yield (line, text, second, None)
 
-    for number, raw in enumerate(lines, start=1):
-        if raw.startswith(b"#") and not after_timestamp:
-            match = _TIMESTAMP.match(raw)
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("#") and not after_timestamp:
+            match = timestamp(line)
             if match:
                 if chunk:
-                    yield from flush()
+                    yield from entry("\n".join(chunk).rstrip("\n"), first)
                     chunk = []
                 timed = after_timestamp = True
                 parsed = parse_seconds(match.group(1), number)
@@ -70,15 +77,13 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
                 continue
         after_timestamp = False
         if not timed:
-            chunk, first = [raw], number
-            yield from flush()
-            chunk = []
+            yield from entry(line, number)
         elif chunk:
-            chunk.append(raw)
+            chunk.append(line)
         else:
-            chunk, first = [raw], number
+            chunk, first = [line], number
     if chunk:
-        yield from flush()
+        yield from entry("\n".join(chunk).rstrip("\n"), first)
 
 
 def parse(data: bytes) -> Iterator[Entry | Problem]:

@@ -17,13 +17,20 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cmdai.history.entry import Entry
-from cmdai.history.importers import Problem, Record, decode, parse_seconds, place_in_time
+from cmdai.history.importers import (
+    Problem,
+    Record,
+    check,
+    parse_seconds,
+    place_in_time,
+    split_lines,
+)
 
 NAME = "fish"
 KIND = "text"
 
 _ESCAPE = re.compile(r"\\([\\n])")
-_WHEN = re.compile(rb"  when: *(\d+)[ \t\r]*\Z")
+_WHEN = re.compile(r"  when: *(\d+)[ \t\r]*\Z", re.ASCII)
 
 
 def candidates(env: Mapping[str, str], home: Path) -> list[tuple[Path, str]]:
@@ -46,29 +53,29 @@ def unescape(value: str) -> str:
 
 
 def _records(data: bytes) -> Iterator[Record | Problem]:
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    lines, clean = split_lines(data)
+    when = _WHEN.match
     command: str | None = None  # the record being read (None: none, or its cmd was bad)
     in_record = False
     first = 0
     second: int | None = None
-    for number, raw in enumerate(lines, start=1):
-        if raw.startswith(b"- cmd:"):
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("- cmd:"):
             if command is not None:
                 yield (first, command, second, None)
-            in_record, first, second = True, number, None
-            text = decode(raw, number)
-            if isinstance(text, Problem):
-                yield text
-                command = None
-            else:
-                value = text[7:] if text.startswith("- cmd: ") else text[6:]
-                command = unescape(value) if value.strip() else None
+            in_record, first, second, command = True, number, None, None
+            if not clean:
+                checked = check(line, number)
+                if isinstance(checked, Problem):
+                    yield checked
+                    continue
+            value = line[7:] if line.startswith("- cmd: ") else line[6:]
+            if value and not value.isspace():
+                command = unescape(value) if "\\" in value else value
             continue
-        if in_record and raw.startswith(b"  "):
-            if raw.startswith(b"  when:"):
-                match = _WHEN.match(raw)
+        if in_record and line.startswith("  "):
+            if line.startswith("  when:"):
+                match = when(line)
                 if not match:
                     yield Problem(number, "fish 'when:' is not a number (truncated file?)")
                     continue
@@ -79,8 +86,8 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
                     second = parsed
             # paths:, their items, and keys fish may add later: nothing to import
             continue
-        if raw.strip():
-            preview = raw[:40].decode("utf-8", "backslashreplace")
+        if line and not line.isspace():
+            preview = line[:40].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             yield Problem(number, f"not a fish history record: {preview!r}")
     if command is not None:
         yield (first, command, second, None)

@@ -15,7 +15,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cmdai.history.entry import Entry
-from cmdai.history.importers import Problem, Record, decode, parse_seconds, place_in_time
+from cmdai.history.importers import (
+    Problem,
+    Record,
+    check,
+    parse_seconds,
+    place_in_time,
+    split_lines,
+)
 
 NAME = "zsh"
 KIND = "text"
@@ -57,46 +64,47 @@ def unmetafy(raw: bytes) -> bytes | None:
 
 
 def _records(data: bytes) -> Iterator[Record | Problem]:
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    pending: list[bytes] = []
+    lines, clean = split_lines(data, unmetafy)
+    last = len(lines)
+    extended = _EXTENDED.match
+    pending: list[str] = []
     first = 0
-    for number, raw in enumerate(lines, start=1):
-        if not pending:
-            first = number
-        if raw.endswith(b"\\"):
-            pending.append(raw[:-1])
-            if number < len(lines):
+    for number, line in enumerate(lines, start=1):
+        if line.endswith("\\"):
+            if not pending:
+                first = number
+            pending.append(line[:-1])
+            if number < last:
                 continue
-            # a truncated file ending in a continuation: keep what was written
+            text = "\n".join(pending)  # a truncated file ending in a continuation: keep it
+            pending = []
+        elif pending:
+            pending.append(line)
+            text = "\n".join(pending)
+            pending = []
         else:
-            pending.append(raw)
-        chunk = b"\n".join(pending) if len(pending) > 1 else pending[0]
-        pending = []
-        unmeta = unmetafy(chunk)
-        if unmeta is None:
-            yield Problem(first, "zsh Meta byte (0x83) at the end of a line (truncated write?)")
-            continue
-        text = decode(unmeta, first)
-        if isinstance(text, Problem):
-            yield text
-            continue
+            first, text = number, line
+        if not clean:
+            checked = check(text, first)
+            if isinstance(checked, Problem):
+                yield checked
+                continue
         second: int | None = None
         duration: int | None = None
-        match = _EXTENDED.match(text) if text.startswith(": ") else None
-        if match:
-            parsed = parse_seconds(match.group(1), first)
-            if isinstance(parsed, Problem):
-                yield parsed
-                continue
-            second = parsed
-            elapsed = int(match.group(2))
-            duration = elapsed * 1000 if 0 <= elapsed <= MAX_ELAPSED else None
-            text = text[match.end():]
-        if _TRAILING_ESCAPED_BACKSLASH.search(text):
+        if text.startswith(": "):
+            match = extended(text)
+            if match:
+                parsed = parse_seconds(match.group(1), first)
+                if isinstance(parsed, Problem):
+                    yield parsed
+                    continue
+                second = parsed
+                elapsed = int(match.group(2))
+                duration = elapsed * 1000 if 0 <= elapsed <= MAX_ELAPSED else None
+                text = text[match.end():]
+        if text.endswith(" ") and _TRAILING_ESCAPED_BACKSLASH.search(text):
             text = text[:-1]
-        if not text.strip():
+        if not text or text.isspace():
             continue
         yield (first, text, second, duration)
 

@@ -5,6 +5,8 @@ What zsh writes, and so what this reads back (checked against zsh 5.9 in the tes
   continues on the next line (the backslash is dropped, the newline kept);
 - a command that itself ends in a backslash (and maybe spaces) gets one extra trailing space, so it
   does not read as a continuation; that space is removed again;
+- without EXTENDED_HISTORY, a command starting with ``:`` is written as ``\\:`` (so it cannot be
+  mistaken for an extended line), and read back without the backslash;
 - bytes 0x83..0x9f and a few others are "metafied": written as 0x83 followed by the byte XOR 0x20.
 """
 
@@ -102,6 +104,8 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
                 elapsed = int(match.group(2))
                 duration = elapsed * 1000 if 0 <= elapsed <= MAX_ELAPSED else None
                 text = text[match.end():]
+        elif text.startswith("\\:"):
+            text = text[1:]  # without EXTENDED_HISTORY zsh writes a leading ':' as '\:'
         if text.endswith(" ") and _TRAILING_ESCAPED_BACKSLASH.search(text):
             text = text[:-1]
         if not text or text.isspace():

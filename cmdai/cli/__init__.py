@@ -13,6 +13,7 @@ from cmdai.errors import CmdaiError, ExitCode
 
 # name -> "module:attribute" (a click command or group)
 COMMANDS: dict[str, str] = {
+    "check": "cmdai.cli.check:check",
     "import": "cmdai.cli.importer:import_",
     "init": "cmdai.cli.init:init",
     "history": "cmdai.cli.history:history",

@@ -169,14 +169,19 @@ def place_in_time(
     used: dict[int, int] = {}
     last: int | None = None
     pending: list[Record] = []
+    waiting: list[Record | Problem] = []  # problems met while entries wait, kept in order
     for record in records:
         if record.__class__ is Problem:
-            yield record  # type: ignore[misc]
+            if pending:
+                waiting.append(record)
+            else:
+                yield record  # type: ignore[misc]
             continue
         _, command, second, duration = record  # type: ignore[misc]
         if second is None:
             if last is None:
                 pending.append(record)  # type: ignore[arg-type]
+                waiting.append(record)
                 continue
             second = last
         else:
@@ -185,10 +190,23 @@ def place_in_time(
         used[second] = k + 1
         ts = second * NS + k * STEP_NS
         if pending:
-            start = ts - len(pending) * STEP_NS
-            for i, (_, text, _, took) in enumerate(pending):
-                yield Entry(text, start + i * STEP_NS, session, took, shell=shell, source=name)
-            pending = []
+            yield from _release(waiting, ts - len(pending) * STEP_NS, session, shell, name)
+            pending, waiting = [], []
         yield Entry(command, ts, session, duration, shell=shell, source=name)
-    for i, (_, text, _, took) in enumerate(pending, start=1):
-        yield Entry(text, i * STEP_NS, session, took, shell=shell, source=name)
+    if pending:
+        yield from _release(waiting, STEP_NS, session, shell, name)
+
+
+def _release(
+    waiting: list[Record | Problem], start: int, session: str, shell: str, name: str
+) -> Iterator[Entry | Problem]:
+    """The entries that waited for a known time (spaced by STEP_NS from ``start``), and the
+    problems met meanwhile, in file order."""
+    i = 0
+    for item in waiting:
+        if item.__class__ is Problem:
+            yield item  # type: ignore[misc]
+        else:
+            _, text, _, took = item  # type: ignore[misc]
+            yield Entry(text, start + i * STEP_NS, session, took, shell=shell, source=name)
+            i += 1

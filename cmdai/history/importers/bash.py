@@ -1,11 +1,13 @@
 """bash's history file: one command per line, or ``#<epoch>`` lines before each command.
 
-bash writes a ``#<epoch>`` line before every command when HISTTIMEFORMAT is set. With ``lithist``
-a multi-line command is written with its real newlines, so once a file has timestamps, every
-line up to the next timestamp belongs to the same command (this is how bash itself reads it back).
-Lines before the first timestamp are one command each, and get times just before the first known
-one. A ``#<digits>`` line right after a timestamp line is a command (a comment the user typed),
-since bash writes exactly one timestamp per command.
+Read the way bash reads it (``lib/readline/histfile.c``): bash writes a ``#<epoch>`` line before
+every command when HISTTIMEFORMAT is set, and if the file *starts* with one, a command runs until
+the next timestamp line, so ``lithist`` multi-line commands come back whole. Otherwise every line
+is a command, and a ``#<epoch>`` line times the one command after it. Commands without a time get
+times just before the first known one (or after the last known one), in file order.
+
+One improvement on bash: a ``#<digits>`` line right after a timestamp line is a command (a comment
+the user typed), since bash writes exactly one timestamp per command.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def estimate(data: bytes) -> int:
 def _records(data: bytes) -> Iterator[Record | Problem]:
     lines, clean = split_lines(data)
     timestamp = _TIMESTAMP.match
-    timed = False  # seen a timestamp line: from here on, timestamps delimit commands
+    multiline = bool(lines) and timestamp(lines[0]) is not None
     after_timestamp = False
     second: int | None = None
     chunk: list[str] = []
@@ -67,7 +69,7 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
                 if chunk:
                     yield from entry("\n".join(chunk).rstrip("\n"), first)
                     chunk = []
-                timed = after_timestamp = True
+                after_timestamp = True
                 parsed = parse_seconds(match.group(1), number)
                 if isinstance(parsed, Problem):
                     yield parsed  # the command that follows is kept, without a time
@@ -76,8 +78,9 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
                     second = parsed
                 continue
         after_timestamp = False
-        if not timed:
+        if not multiline:
             yield from entry(line, number)
+            second = None  # a timestamp times one command
         elif chunk:
             chunk.append(line)
         else:

@@ -238,10 +238,14 @@ def _open_readonly(path: Path) -> Any:
 
     if not path.is_file():
         raise HistoryImportError(f"{path}: no such file")
+    uri = "file:" + str(path.absolute()).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     try:
-        # mode=ro: never create, never write, even when the owner's process has it open (WAL)
-        uri = "file:" + str(path.absolute()).replace("%", "%25").replace("?", "%3f")
-        conn = apsw.Connection(uri + "?mode=ro",
+        # Never write to another tool's database, and leave no file behind. A read-only
+        # connection to a WAL database would create the -wal and -shm files, so when there is no
+        # -wal (its owner is not writing right now) the file is opened as immutable; when there
+        # is one, its committed rows are read through it.
+        live = Path(f"{path}-wal").exists()
+        conn = apsw.Connection(uri + ("?mode=ro" if live else "?mode=ro&immutable=1"),
                                flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
         conn.set_busy_timeout(5000)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()

@@ -323,6 +323,12 @@ class Progress:
         self.stream.write(f"\r{self.label} [{bar}] {percent:3d}% {done:,}/{self.total:,}")
         self.stream.flush()
 
+    def finish(self, done: int) -> None:
+        """Draw the bar full (the total was an estimate), then clear the line."""
+        self.total = max(done, 1)
+        self.update(done, force=True)
+        self.close()
+
     def close(self) -> None:
         if self.enabled:
             assert self.stream is not None
@@ -453,6 +459,7 @@ def import_source(
                 result.imported += new
                 result.present += len(batch) - new
             bar.update(result.imported + result.present + result.skipped)
+        bar.finish(result.imported + result.present + result.skipped)
     finally:
         bar.close()
         if conn is not None:
@@ -497,8 +504,8 @@ def run(
 # -- reporting ----------------------------------------------------------------------------
 def _reason_kind(reason: str) -> str:
     """Group skipped rows by what went wrong, not by their details."""
-    kind = reason.split(" (", 1)[0].split(":", 1)[0]
-    return re.sub(r"\d+", "N", kind)
+    kind = reason.split(" (", 1)[0].split(": ", 1)[0]
+    return re.sub(r" \d\S*", "", kind)  # "timestamp 123 out of range" -> "timestamp out of range"
 
 
 def found_lines(sources: list[Source], home: Path | None = None) -> list[str]:

@@ -103,7 +103,12 @@ def ruleset(user_file: Path | None | bool = True) -> R.RuleSet:
     or an explicit path."""
     if "builtin" not in _CACHE:
         _CACHE["builtin"] = R.builtin_data()
-    path = _user_rules_path() if user_file is True else (user_file or None)
+    if user_file is True:
+        if "user_path" not in _CACHE:  # resolved once per process (reset_cache() to look again)
+            _CACHE["user_path"] = _user_rules_path()
+        path = _CACHE["user_path"]
+    else:
+        path = user_file or None
     key: tuple[Any, ...] = ("none",)
     if path is not None:
         st = path.stat()

@@ -27,7 +27,13 @@ SPLIT = "\x1f"  # marks where an unquoted expansion splits a word into fields
 MAX_DEPTH = 6  # nesting of sh -c / eval / decoded payloads
 MAX_COMMANDS = 400  # a pathological line stops being expanded after this many commands
 
+MAX_NESTING = 120  # syntax-tree depth walked; deeper lines are reported, not judged
+
 _PARSER: Any = None
+
+
+class _TooDeep(Exception):
+    pass
 
 
 def _parser() -> Any:
@@ -172,6 +178,7 @@ class Walker:
         self.error = False
         self._collect: list[list[Simple]] = []  # stacks of commands found inside substitutions
         self._src = b""
+        self._nesting = 0
 
     # ---------------------------------------------------------------- entry points
     def parse(self, text: str, ctx: _Ctx) -> None:
@@ -185,7 +192,14 @@ class Walker:
         root = tree.root_node
         if root.has_error:
             self.error = True
-        self._stmt(root, ctx)
+        try:
+            self._stmt(root, ctx)
+        except _TooDeep:
+            if ctx.depth > 0 or self._nesting > 0:
+                raise
+            self.error = True
+            self.facts.setdefault("too-complex", text[:200])
+            self._collect.clear()
         self._src = saved
         if root.has_error and ctx.depth <= MAX_DEPTH:
             # A stray quote or bracket must not hide a command: read the words again without
@@ -203,6 +217,15 @@ class Walker:
     # ---------------------------------------------------------------- statements
     def _stmt(self, node: Any, ctx: _Ctx) -> list[Simple]:
         """Walk a statement; return the commands emitted for it (used as pipeline feeds)."""
+        self._nesting += 1
+        try:
+            if self._nesting > MAX_NESTING:
+                raise _TooDeep
+            return self._stmt_inner(node, ctx)
+        finally:
+            self._nesting -= 1
+
+    def _stmt_inner(self, node: Any, ctx: _Ctx) -> list[Simple]:
         start = len(self.commands)
         t = node.type
         if len(self.commands) > MAX_COMMANDS:
@@ -441,6 +464,15 @@ class Walker:
         return [value]
 
     def _resolve(self, node: Any, ctx: _Ctx, quoted: bool = False) -> str:
+        self._nesting += 1
+        try:
+            if self._nesting > MAX_NESTING:
+                raise _TooDeep
+            return self._resolve_inner(node, ctx, quoted)
+        finally:
+            self._nesting -= 1
+
+    def _resolve_inner(self, node: Any, ctx: _Ctx, quoted: bool = False) -> str:
         t = node.type
         if t in ("word", "test_operator", "number", "_special_character", "variable_name",
                  "regex", "extglob_pattern"):
@@ -647,6 +679,12 @@ class Walker:
                     self.parse(s.stdin_text, inner_ctx.but(stdin_text=None, feeds=[]))
             if code is not None:
                 if kind == "shell":
+                    # sh -c CODE name arg1 arg2: $0, $1 ... are the words after the code
+                    k = len(args) - 1 - args[::-1].index(code) if code in args else len(args)
+                    for n, value in enumerate(args[k + 1:k + 10]):
+                        self.env[str(n)] = value
+                    if args[k + 2:]:
+                        self.env["@"] = " ".join(args[k + 2:])
                     self.parse(code, inner_ctx.but(stdin_text=None))
                 else:
                     for inner_cmd in _shell_strings_in_code(code):

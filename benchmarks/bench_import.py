@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -113,22 +114,28 @@ def count_rows(db: Path) -> int | None:
         conn.close()
 
 
-def time_process(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+def time_process(argv: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds and CPU seconds (user + system) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, errors="replace")
-    return time.perf_counter() - start, proc
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc
 
 
 def run_cmdai(fmt: str, path: Path, work: Path) -> dict:
     home = work / "cmdai-home"
     shutil.rmtree(home, ignore_errors=True)
     env = dict(os.environ, CMDAI_HOME=str(home))
-    seconds, proc = time_process([*CMDAI, "import", fmt, "--file", str(path)], env)
+    seconds, cpu, proc = time_process([*CMDAI, "import", fmt, "--file", str(path)], env)
     if proc.returncode != 0:
         raise SystemExit(f"cmdai import {fmt} failed:\n{proc.stderr}")
-    again, proc2 = time_process([*CMDAI, "import", fmt, "--file", str(path)], env)
+    again, _, proc2 = time_process([*CMDAI, "import", fmt, "--file", str(path)], env)
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "reimport_seconds": again,
         "entries": count_rows(home / "data" / "history.db"),
         "reimport_added": _added(proc2.stderr),
@@ -177,11 +184,11 @@ def run_atuin(binary: Path, fmt: str, path: Path, work: Path) -> dict:
     }
     if fmt == "fish":  # atuin reads fish's own location only
         shutil.copyfile(path, data / "fish" / "fish_history")
-    seconds, proc = time_process([str(binary), "import", fmt], env)
+    seconds, cpu, proc = time_process([str(binary), "import", fmt], env)
     if proc.returncode != 0:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
     dbs = [p for p in home.rglob("history.db")]
-    return {"seconds": seconds, "entries": count_rows(dbs[0]) if dbs else None}
+    return {"seconds": seconds, "cpu": cpu, "entries": count_rows(dbs[0]) if dbs else None}
 
 
 def main() -> None:
@@ -196,6 +203,7 @@ def main() -> None:
     report: dict = {
         "entries": args.entries, "runs": args.runs, "machine": platform.platform(),
         "cpus": os.cpu_count(), "python": platform.python_version(), "atuin": atuin_note,
+        "load_average_at_start": os.getloadavg(),
         "formats": {},
     }
     with tempfile.TemporaryDirectory(prefix="cmdai-bench-") as tmp:
@@ -209,6 +217,7 @@ def main() -> None:
                 "file_bytes": path.stat().st_size,
                 "cmdai_seconds": [r["seconds"] for r in cm],
                 "cmdai_median": statistics.median(r["seconds"] for r in cm),
+                "cmdai_cpu_median": statistics.median(r["cpu"] for r in cm),
                 "cmdai_reimport_median": statistics.median(r["reimport_seconds"] for r in cm),
                 "cmdai_entries": cm[0]["entries"],
                 "cmdai_reimport_added": cm[0]["reimport_added"],
@@ -220,22 +229,31 @@ def main() -> None:
                 else:
                     row["atuin_seconds"] = [r["seconds"] for r in at]
                     row["atuin_median"] = statistics.median(r["seconds"] for r in at)
+                    row["atuin_cpu_median"] = statistics.median(r["cpu"] for r in at)
                     row["atuin_entries"] = at[0]["entries"]
                     row["ratio_atuin_over_cmdai"] = row["atuin_median"] / row["cmdai_median"]
             report["formats"][fmt] = row
 
+    report["load_average_at_end"] = os.getloadavg()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    print(f"{args.entries:,} entries per format, median of {args.runs} runs, whole process;"
+    load = report["load_average_at_start"][0]
+    print(f"{args.entries:,} entries per format, median of {args.runs} runs, whole process"
+          f" (wall and CPU seconds); load average {load:.1f} on {os.cpu_count()} CPUs;"
           f" atuin: {atuin_note}")
-    print(f"{'format':<6} {'cmdai s':>8} {'re-import s':>11} {'cmdai n':>8} "
-          f"{'atuin s':>8} {'atuin n':>8} {'atuin/cmdai':>11}")
+    print(f"{'format':<6} {'cmdai wall':>10} {'cpu':>6} {'re-import':>9} {'entries':>8} |"
+          f" {'atuin wall':>10} {'cpu':>6} {'entries':>8} | {'atuin/cmdai wall':>16} {'cpu':>6}")
     for fmt, row in report["formats"].items():
-        atuin_s = f"{row['atuin_median']:.2f}" if "atuin_median" in row else "n/a"
-        ratio = f"{row['ratio_atuin_over_cmdai']:.2f}x" if "atuin_median" in row else "n/a"
-        print(f"{fmt:<6} {row['cmdai_median']:>8.2f} {row['cmdai_reimport_median']:>11.2f} "
-              f"{row['cmdai_entries']:>8,} {atuin_s:>8} {row.get('atuin_entries') or 0:>8,} "
-              f"{ratio:>11}")
+        if "atuin_median" in row:
+            atuin = (f"{row['atuin_median']:>10.2f} {row['atuin_cpu_median']:>6.2f}"
+                     f" {row['atuin_entries']:>8,}")
+            ratio = (f"{row['atuin_median'] / row['cmdai_median']:>15.2f}x"
+                     f" {row['atuin_cpu_median'] / row['cmdai_cpu_median']:>5.2f}x")
+        else:
+            atuin, ratio = f"{'n/a':>10} {'':>6} {'':>8}", f"{'n/a':>16} {'':>6}"
+        print(f"{fmt:<6} {row['cmdai_median']:>10.2f} {row['cmdai_cpu_median']:>6.2f}"
+              f" {row['cmdai_reimport_median']:>9.2f} {row['cmdai_entries']:>8,} | {atuin} |"
+              f" {ratio}")
         if "atuin_error" in row:
             print(f"       atuin failed: {row['atuin_error']}")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

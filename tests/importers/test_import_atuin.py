@@ -31,15 +31,16 @@ create index if not exists idx_history_timestamp on history(timestamp);
 create index if not exists idx_history_command on history(command);
 """
 DELETED_AT = "alter table history add column deleted_at integer;"
-NEWER = ("alter table history add column author text; alter table history add column intent text;"
-         " alter table history add column shell text;")
+NEWER = (
+    "alter table history add column author text; alter table history add column intent text;"
+    " alter table history add column shell text;"
+)
 
 S = "0190f7d3a1b47c3e8f5d2a6b9c1e4f70"
 ROWS = [
     # id, timestamp (ns), duration (ns), exit, command, cwd, session, hostname
     ("a1", 1_700_000_000_123_456_789, 1_500_000_000, 0, "cargo build", "/src/app", S, "box:me"),
-    ("a2", 1_700_000_001_000_000_000, 2_000_000, 101, "cargo test\n--all", "/src/app", S,
-     "box:me"),
+    ("a2", 1_700_000_001_000_000_000, 2_000_000, 101, "cargo test\n--all", "/src/app", S, "box:me"),
     ("a3", 1_700_000_002_000_000_000, -1, -1, "echo 你好", "unknown", "imported", "box:me"),
     ("a4", 1_700_000_003_000_000_000, 0, 0, "ls", "/", "s2", "other-host:you"),
 ]
@@ -55,8 +56,11 @@ def make_db(path: Path, *, deleted_at: bool = True, newer: bool = False) -> Path
         conn.execute(NEWER)
     with conn:
         for row in ROWS:
-            conn.execute("insert into history (id, timestamp, duration, exit, command, cwd,"
-                         " session, hostname) values (?,?,?,?,?,?,?,?)", row)
+            conn.execute(
+                "insert into history (id, timestamp, duration, exit, command, cwd,"
+                " session, hostname) values (?,?,?,?,?,?,?,?)",
+                row,
+            )
     conn.close()
     return path
 
@@ -85,15 +89,26 @@ def test_parse_maps_atuin_fields():
         (6, "bad timestamp None"),
     ]
     make, ls, pwd = entries
-    assert (make.command, make.timestamp, make.duration_ms, make.exit, make.cwd, make.hostname,
-            make.shell, make.session, make.source) == (
-        "make", 5_000_000_000, 3, 2, "/w", "host", "zsh", "s", "atuin")
+    assert (
+        make.command,
+        make.timestamp,
+        make.duration_ms,
+        make.exit,
+        make.cwd,
+        make.hostname,
+        make.shell,
+        make.session,
+        make.source,
+    ) == ("make", 5_000_000_000, 3, 2, "/w", "host", "zsh", "s", "atuin")
     assert (ls.duration_ms, ls.exit, ls.cwd) == (None, None, None)  # atuin's "unknown" markers
     assert (pwd.cwd, pwd.hostname) == (None, "nocolon")
 
 
-@pytest.mark.parametrize("deleted_at,newer", [(False, False), (True, False), (True, True)],
-                         ids=["2021-schema", "with-deleted_at", "newest-schema"])
+@pytest.mark.parametrize(
+    "deleted_at,newer",
+    [(False, False), (True, False), (True, True)],
+    ids=["2021-schema", "with-deleted_at", "newest-schema"],
+)
 def test_import_atuin_db_read_only_and_idempotent(tmp_path, deleted_at, newer):
     atuin_dir = tmp_path / "atuin"
     atuin_dir.mkdir()
@@ -109,13 +124,13 @@ def test_import_atuin_db_read_only_and_idempotent(tmp_path, deleted_at, newer):
     (result,) = driver.run([source], store_path=ours)
     assert digest(atuin_dir) == before  # not a byte changed, no -wal/-shm left behind
     kept = 3 if deleted_at else 4
-    assert (result.read, result.imported, result.present, result.skipped) == (
-        4, kept, 0, 4 - kept)
+    assert (result.read, result.imported, result.present, result.skipped) == (4, kept, 0, 4 - kept)
 
     with Store.open(ours, readonly=True) as store:
         got = store.conn.execute(
             "SELECT command, timestamp, duration, exit, cwd, session, hostname, source"
-            " FROM history ORDER BY timestamp").fetchall()
+            " FROM history ORDER BY timestamp"
+        ).fetchall()
     assert got[:3] == [
         ("cargo build", 1_700_000_000_123_456_789, 1500, 0, "/src/app", S, "box", "atuin"),
         ("cargo test\n--all", 1_700_000_001_000_000_000, 2, 101, "/src/app", S, "box", "atuin"),
@@ -132,12 +147,15 @@ def test_rows_still_in_atuins_wal_are_imported(tmp_path):
     db = make_db(tmp_path / "history.db")
     writer = apsw.Connection(str(db))
     writer.execute("PRAGMA wal_autocheckpoint=0").fetchall()
-    writer.execute("insert into history values ('a5', 1800000000000000000, 0, 0, 'in the wal',"
-                   " '/', 's', 'box:me', null)")
+    writer.execute(
+        "insert into history values ('a5', 1800000000000000000, 0, 0, 'in the wal',"
+        " '/', 's', 'box:me', null)"
+    )
     try:
         assert (tmp_path / "history.db-wal").stat().st_size > 0
-        (result,) = driver.run([driver.Source("atuin", db, "--file")],
-                               store_path=tmp_path / "cmdai.db")
+        (result,) = driver.run(
+            [driver.Source("atuin", db, "--file")], store_path=tmp_path / "cmdai.db"
+        )
         assert result.imported == 5
         with Store.open(tmp_path / "cmdai.db", readonly=True) as store:
             assert store.search_prefix("in the wal")[0].timestamp == 1_800_000_000 * 10**9

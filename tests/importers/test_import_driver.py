@@ -32,23 +32,28 @@ def home_with(tmp_path: Path, files: dict[str, bytes]) -> Path:
 def atuin_db(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = apsw.Connection(str(path))
-    conn.execute("create table history (id text primary key, timestamp integer not null,"
-                 " duration integer not null, exit integer not null, command text not null,"
-                 " cwd text not null, session text not null, hostname text not null,"
-                 " deleted_at integer, unique(timestamp, cwd, command));"
-                 "insert into history values ('x', 5, 0, 0, 'from atuin', '/', 's', 'h:u', null)")
+    conn.execute(
+        "create table history (id text primary key, timestamp integer not null,"
+        " duration integer not null, exit integer not null, command text not null,"
+        " cwd text not null, session text not null, hostname text not null,"
+        " deleted_at integer, unique(timestamp, cwd, command));"
+        "insert into history values ('x', 5, 0, 0, 'from atuin', '/', 's', 'h:u', null)"
+    )
     conn.close()
     return path
 
 
 # -- finding sources ----------------------------------------------------------------------
 def test_auto_finds_every_source_and_says_how(tmp_path):
-    home = home_with(tmp_path, {
-        ".zsh_history": ZSH,
-        ".bash_history": b"ls\n",
-        ".local/share/fish/fish_history": b"- cmd: ls\n  when: 1\n",
-        ".zhistory": ZSH,  # a second zsh default: the first one found wins
-    })
+    home = home_with(
+        tmp_path,
+        {
+            ".zsh_history": ZSH,
+            ".bash_history": b"ls\n",
+            ".local/share/fish/fish_history": b"- cmd: ls\n  when: 1\n",
+            ".zhistory": ZSH,  # a second zsh default: the first one found wins
+        },
+    )
     atuin_db(home / ".local/share/atuin/history.db")
     sources = driver.resolve("auto", env={}, home=home)
     assert [(s.format, s.path.relative_to(home).as_posix(), s.how) for s in sources] == [
@@ -74,7 +79,10 @@ def test_histfile_is_used_for_the_shell_whose_file_it_is(tmp_path):
 def test_xdg_and_tool_variables_are_followed(tmp_path):
     home = home_with(tmp_path, {"data/fish/fish_history": b"- cmd: ls\n", "h.db": b""})
     atuin_db(tmp_path / "elsewhere/atuin.db")
-    env = {"XDG_DATA_HOME": str(home / "data"), "ATUIN_DB_PATH": str(tmp_path / "elsewhere/atuin.db")}
+    env = {
+        "XDG_DATA_HOME": str(home / "data"),
+        "ATUIN_DB_PATH": str(tmp_path / "elsewhere/atuin.db"),
+    }
     found = {s.format: s for s in driver.resolve("auto", env=env, home=home)}
     assert found["fish"].how == "$XDG_DATA_HOME" and found["atuin"].how == "$ATUIN_DB_PATH"
 
@@ -113,8 +121,10 @@ def test_missing_file_is_one_clear_error(tmp_path):
     with pytest.raises(HistoryImportError) as err:
         driver.run([driver.Source("zsh", missing, "--file")], store_path=tmp_path / "c.db")
     assert err.value.message == f"{missing}: no such file"
-    assert err.value.hint == ("point at the right file with: cmdai import zsh --file PATH"
-                              " (zsh prints it with: echo $HISTFILE)")
+    assert err.value.hint == (
+        "point at the right file with: cmdai import zsh --file PATH"
+        " (zsh prints it with: echo $HISTFILE)"
+    )
 
 
 def test_a_database_given_as_a_shell_history(tmp_path):
@@ -131,21 +141,26 @@ def test_a_directory(tmp_path):
 def test_auto_keeps_going_when_one_source_fails(tmp_path):
     good = tmp_path / "zsh_history"
     good.write_bytes(ZSH)
-    sources = [driver.Source("bash", tmp_path / "gone", "default"),
-               driver.Source("zsh", good, "default")]
+    sources = [
+        driver.Source("bash", tmp_path / "gone", "default"),
+        driver.Source("zsh", good, "default"),
+    ]
     bad, ok = driver.run(sources, store_path=tmp_path / "c.db")
     assert bad.error and "no such file" in bad.error and ok.imported == 2
     assert driver.failed([bad, ok])
 
 
 # -- counting, bad rows, summary ----------------------------------------------------------
-@pytest.mark.parametrize("name,data,counts", [
-    ("empty file", b"", (0, 0, 0, 0)),
-    ("truncated", b": 1700000000:0;ls\n: 1700000001:0;echo a\\\n", (2, 2, 0, 0)),
-    ("binary garbage", bytes(range(256)) * 8, None),
-    ("a 1 MB line", b": 1700000000:0;echo " + b"x" * (1 << 20) + b"\n", (1, 1, 0, 0)),
-    ("duplicate lines of one second", b": 1:0;ls\n: 1:0;ls\n", (2, 2, 0, 0)),
-])
+@pytest.mark.parametrize(
+    "name,data,counts",
+    [
+        ("empty file", b"", (0, 0, 0, 0)),
+        ("truncated", b": 1700000000:0;ls\n: 1700000001:0;echo a\\\n", (2, 2, 0, 0)),
+        ("binary garbage", bytes(range(256)) * 8, None),
+        ("a 1 MB line", b": 1700000000:0;echo " + b"x" * (1 << 20) + b"\n", (1, 1, 0, 0)),
+        ("duplicate lines of one second", b": 1:0;ls\n: 1:0;ls\n", (2, 2, 0, 0)),
+    ],
+)
 def test_every_row_is_counted(tmp_path, name, data, counts):
     path = tmp_path / "hist"
     path.write_bytes(data)
@@ -202,8 +217,11 @@ def test_deleted_entries_do_not_come_back(tmp_path):
 
 def test_bulk_insert_matches_store_insert(tmp_path):
     """The driver's one-statement insert stores exactly what Store.insert would."""
-    entries = [Entry("a", 1, "s", 5, 0, "/x", "h", "zsh", "zsh"), Entry("b\n", 2, "s"),
-               Entry("a", 1, "s")]
+    entries = [
+        Entry("a", 1, "s", 5, 0, "/x", "h", "zsh", "zsh"),
+        Entry("b\n", 2, "s"),
+        Entry("a", 1, "s"),
+    ]
     with Store.open(tmp_path / "one.db") as one, Store.open(tmp_path / "two.db") as two:
         result = driver.Result(driver.Source("zsh", tmp_path, "--file"))
         rows = list(driver._rows_to_store(entries, result, ""))
@@ -219,7 +237,7 @@ def test_redaction_hook_applies_before_storing_and_stays_idempotent(tmp_path, mo
     path = tmp_path / "hist"
     path.write_bytes(b": 1700000000:0;mysql -phunter2\n")
     db = tmp_path / "c.db"
-    (r,) = driver.run([driver.Source("zsh", path, "--file")], store_path=db)
+    driver.run([driver.Source("zsh", path, "--file")], store_path=db)
     with Store.open(db, readonly=True) as store:
         assert [e.command for e in store.list()] == ["mysql -p<redacted>"]
     (again,) = driver.run([driver.Source("zsh", path, "--file")], store_path=db)
@@ -250,8 +268,14 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
 
 # -- the command, as a process ------------------------------------------------------------
 def cmdai(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cmdai", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "cmdai", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_cmdai_import_end_to_end(tmp_path):
@@ -273,8 +297,10 @@ def test_cmdai_import_end_to_end(tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.splitlines() == [
         f"cmdai: {tmp_path / 'nope'}: no such file",
-        "  hint: point at the right file with: cmdai import bash --file PATH"
-        " (bash prints it with: echo $HISTFILE)",
+        (
+            "  hint: point at the right file with: cmdai import bash --file PATH"
+            " (bash prints it with: echo $HISTFILE)"
+        ),
     ]
     usage = cmdai("import", "powershell", env=env)
     assert usage.returncode == 2

@@ -30,30 +30,55 @@ def parsed(data: bytes) -> list[tuple]:
 
 TABLE = [
     ("record", b"- cmd: ls\n  when: 1700000000\n", [("ls", T)]),
-    ("paths are skipped", b"- cmd: ls /tmp\n  when: 1700000000\n  paths:\n    - /tmp\n"
-     b"- cmd: pwd\n  when: 1700000001\n", [("ls /tmp", T), ("pwd", T + 1)]),
+    (
+        "paths are skipped",
+        (
+            b"- cmd: ls /tmp\n  when: 1700000000\n  paths:\n    - /tmp\n"
+            b"- cmd: pwd\n  when: 1700000001\n"
+        ),
+        [("ls /tmp", T), ("pwd", T + 1)],
+    ),
     ("escaped newline", b"- cmd: echo a\\necho b\n  when: 1700000000\n", [("echo a\necho b", T)]),
-    ("escaped backslash", b"- cmd: echo back\\\\slash\n  when: 1700000000\n",
-     [("echo back\\slash", T)]),
+    (
+        "escaped backslash",
+        b"- cmd: echo back\\\\slash\n  when: 1700000000\n",
+        [("echo back\\slash", T)],
+    ),
     ("escaped backslash before n", b"- cmd: echo \\\\n\n  when: 1700000000\n", [("echo \\n", T)]),
     ("unknown escape kept", b"- cmd: echo \\t\\x\n  when: 1700000000\n", [("echo \\t\\x", T)]),
     ("lone backslash at the end kept", b"- cmd: echo \\\n  when: 1700000000\n", [("echo \\", T)]),
     ("no when", b"- cmd: ls\n- cmd: pwd\n  when: 1700000000\n", [("ls", T - 1), ("pwd", T)]),
     ("unknown keys ignored", b"- cmd: ls\n  when: 1700000000\n  exit: 0\n", [("ls", T)]),
-    ("non-ASCII", "- cmd: echo 你好 «ça»\n  when: 1700000000\n".encode(),
-     [("echo 你好 «ça»", T)]),
+    ("non-ASCII", "- cmd: echo 你好 «ça»\n  when: 1700000000\n".encode(), [("echo 你好 «ça»", T)]),
     ("colon in the command", b"- cmd: echo a: b\n  when: 1700000000\n", [("echo a: b", T)]),
-    ("truncated when", b"- cmd: ls\n  when: 17000\n- cmd: pwd\n  wh",
-     [("ls", 17000), ("pwd", 17000)]),
-    ("garbled when", b"- cmd: ls\n  when: soon\n",
-     [("!", 2, "fish 'when:' is not a number (truncated file?)"), ("ls", 0)]),
-    ("when overflow", b"- cmd: ls\n  when: 99999999999999999999\n",
-     [("!", 2, "timestamp 99999999999999999999 out of range"), ("ls", 0)]),
-    ("invalid UTF-8 in cmd", b"- cmd: cat \xff\n  when: 1700000000\n  paths:\n    - x\n"
-     b"- cmd: ok\n  when: 1700000001\n",
-     [("!", 1, "not valid UTF-8 (byte 0xff at column 12)"), ("ok", T + 1)]),
-    ("stray line", b"garbage here\n- cmd: ls\n  when: 1700000000\n",
-     [("!", 1, "not a fish history record: 'garbage here'"), ("ls", T)]),
+    (
+        "truncated when",
+        b"- cmd: ls\n  when: 17000\n- cmd: pwd\n  wh",
+        [("ls", 17000), ("pwd", 17000)],
+    ),
+    (
+        "garbled when",
+        b"- cmd: ls\n  when: soon\n",
+        [("!", 2, "fish 'when:' is not a number (truncated file?)"), ("ls", 0)],
+    ),
+    (
+        "when overflow",
+        b"- cmd: ls\n  when: 99999999999999999999\n",
+        [("!", 2, "timestamp 99999999999999999999 out of range"), ("ls", 0)],
+    ),
+    (
+        "invalid UTF-8 in cmd",
+        (
+            b"- cmd: cat \xff\n  when: 1700000000\n  paths:\n    - x\n"
+            b"- cmd: ok\n  when: 1700000001\n"
+        ),
+        [("!", 1, "not valid UTF-8 (byte 0xff at column 12)"), ("ok", T + 1)],
+    ),
+    (
+        "stray line",
+        b"garbage here\n- cmd: ls\n  when: 1700000000\n",
+        [("!", 1, "not a fish history record: 'garbage here'"), ("ls", T)],
+    ),
     ("empty cmd", b"- cmd: \n  when: 1700000000\n", []),
     ("empty file", b"", []),
 ]
@@ -104,7 +129,9 @@ def fish_writes_history(tmp: Path, typed: list[str]) -> Path:
         "set -g fish_greeting\nfunction fish_prompt; echo -n 'READY> '; end\n"
     )
     (config / "fish_variables").write_text("SETUVAR __fish_initialized:3400\n")
-    child = pexpect.spawn(FISH, ["-i"], env=fish_env(home), encoding="utf-8", timeout=20, cwd=str(home))
+    child = pexpect.spawn(
+        FISH, ["-i"], env=fish_env(home), encoding="utf-8", timeout=20, cwd=str(home)
+    )
     try:
         child.expect("READY> ")
         for line in typed:
@@ -119,16 +146,25 @@ def fish_writes_history(tmp: Path, typed: list[str]) -> Path:
 
 def fish_env(home: Path) -> dict[str, str]:
     return {
-        "PATH": os.environ["PATH"], "HOME": str(home), "TERM": "dumb",
-        "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local/share"),
-        "XDG_CACHE_HOME": str(home / ".cache"), "LANG": "C.UTF-8",
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "TERM": "dumb",
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local/share"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "LANG": "C.UTF-8",
     }
 
 
 def fish_reads(tmp: Path) -> list[str]:
     """fish's `history search`: "<epoch> <command>" per entry, newest first, de-duplicated."""
-    out = subprocess.run([FISH, "-c", 'history search --null --show-time="%s "'],
-                         env=fish_env(tmp / "home"), capture_output=True, check=True, timeout=30)
+    out = subprocess.run(
+        [FISH, "-c", 'history search --null --show-time="%s "'],
+        env=fish_env(tmp / "home"),
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
     return [r for r in out.stdout.decode().split("\0") if r]
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from cmdai.history.entry import Entry
-from cmdai.history.importers import NS, STEP_NS, Problem, zsh
-from cmdai.history.importers import driver
+from cmdai.history.importers import NS, STEP_NS, Problem, driver, zsh
 from cmdai.history.store import Store
 
 
@@ -34,35 +33,66 @@ TABLE = [
     ("extended", b": 1700000000:3;git status\n", [("git status", T, 3000)]),
     ("plain", b"ls -la\ncd /tmp\n", [("ls -la", 0, None), ("cd /tmp", 0, None)]),
     ("no final newline", b": 1700000000:0;ls", [("ls", T, 0)]),
-    ("continuation", b": 1700000000:0;for f in *; do\\\n  echo $f\\\ndone\n",
-     [("for f in *; do\n  echo $f\ndone", T, 0)]),
+    (
+        "continuation",
+        b": 1700000000:0;for f in *; do\\\n  echo $f\\\ndone\n",
+        [("for f in *; do\n  echo $f\ndone", T, 0)],
+    ),
     ("backslash before the newline", b": 1700000000:0;x\\\\\ny\n", [("x\\\ny", T, 0)]),
-    ("command ending in a backslash gets a space", b": 1700000000:0;echo trail\\ \n",
-     [("echo trail\\", T, 0)]),
+    (
+        "command ending in a backslash gets a space",
+        b": 1700000000:0;echo trail\\ \n",
+        [("echo trail\\", T, 0)],
+    ),
     ("command ending in backslash-space", b": 1700000000:0;echo a\\  \n", [("echo a\\ ", T, 0)]),
     ("metafied CJK", b": 1700000000:0;echo \xe4\xbd\x83\x80\xe5\xa5\xbd\n", [("echo 你好", T, 0)]),
     ("metafied path", b"ls ~/\xe9\x83\xbf\xb3\xe4\xb9\x83\xb0\n", [("ls ~/音乐", 0, None)]),
     ("command that looks like a prefix", b": 1700000000:0;: 1:2;x\n", [(": 1:2;x", T, 0)]),
     ("colon command, not extended", b": > file\n", [(": > file", 0, None)]),
-    ("plain zsh escapes a leading colon", b"\\: 1:2;x\n\\:y\n", [(": 1:2;x", 0, None), (":y", 0, None)]),
+    (
+        "plain zsh escapes a leading colon",
+        b"\\: 1:2;x\n\\:y\n",
+        [(": 1:2;x", 0, None), (":y", 0, None)],
+    ),
     ("extended zsh does not", b": 1700000000:0;\\:x\n", [("\\:x", T, 0)]),
     ("non-numeric metadata stays a command", b": foo:bar;baz\n", [(": foo:bar;baz", 0, None)]),
     ("negative elapsed", b": 1700000000:-5;sleep 1\n", [("sleep 1", T, None)]),
     ("semicolons in the command", b": 1700000000:10;a; b; c\n", [("a; b; c", T, 10000)]),
-    ("invalid UTF-8", b": 1700000000:0;ok\n: 1700000001:0;cat caf\xe9\n",
-     [("ok", T, 0), ("!", 2, "not valid UTF-8 (byte 0xe9 at column 23)")]),
-    ("invalid UTF-8 in a continuation line", b"echo a\\\nb\xff\nls\n",
-     [("!", 2, "not valid UTF-8 (byte 0xff at column 2)"), ("ls", 0, None)]),
-    ("Meta byte ending a line", b"echo \x83\nls\n",
-     [("!", 1, "zsh Meta byte (0x83) at the end of a line (truncated write? at column 6)"),
-      ("ls", 0, None)]),
-    ("NUL byte", b"ls\x00rm\nok\n",
-     [("!", 1, "contains a NUL byte (binary data? at column 3)"), ("ok", 0, None)]),
-    ("timestamp overflow", b": 99999999999999999999:0;boom\n: 1700000000:0;ok\n",
-     [("!", 1, "timestamp 99999999999999999999 out of range"), ("ok", T, 0)]),
+    (
+        "invalid UTF-8",
+        b": 1700000000:0;ok\n: 1700000001:0;cat caf\xe9\n",
+        [("ok", T, 0), ("!", 2, "not valid UTF-8 (byte 0xe9 at column 23)")],
+    ),
+    (
+        "invalid UTF-8 in a continuation line",
+        b"echo a\\\nb\xff\nls\n",
+        [("!", 2, "not valid UTF-8 (byte 0xff at column 2)"), ("ls", 0, None)],
+    ),
+    (
+        "Meta byte ending a line",
+        b"echo \x83\nls\n",
+        [
+            ("!", 1, "zsh Meta byte (0x83) at the end of a line (truncated write? at column 6)"),
+            ("ls", 0, None),
+        ],
+    ),
+    (
+        "NUL byte",
+        b"ls\x00rm\nok\n",
+        [("!", 1, "contains a NUL byte (binary data? at column 3)"), ("ok", 0, None)],
+    ),
+    (
+        "timestamp overflow",
+        b": 99999999999999999999:0;boom\n: 1700000000:0;ok\n",
+        [("!", 1, "timestamp 99999999999999999999 out of range"), ("ok", T, 0)],
+    ),
     ("empty file", b"", []),
     ("blank lines", b"\n\n   \n", []),
-    ("truncated in a continuation", b": 1700000000:0;echo a\\\necho b\\", [("echo a\necho b", T, 0)]),
+    (
+        "truncated in a continuation",
+        b": 1700000000:0;echo a\\\necho b\\",
+        [("echo a\necho b", T, 0)],
+    ),
     ("CRLF kept (zsh keeps it too)", b": 1700000000:0;ls\r\n", [("ls\r", T, 0)]),
 ]
 
@@ -127,23 +157,31 @@ NASTY = [
     "echo trailspace\\ ",
     ": 123:0;fake",
     "echo 'tab\there'",
-    "for f in *.log; do\n  gzip \"$f\"\ndone",
+    'for f in *.log; do\n  gzip "$f"\ndone',
     "echo hi",  # again, same second
     "echo $'\\x83 meta'",
 ]
 
 
-def run_zsh(tmp: Path, script: str, commands: list[str] | None = None) -> subprocess.CompletedProcess:
+def run_zsh(
+    tmp: Path, script: str, commands: list[str] | None = None
+) -> subprocess.CompletedProcess:
     """Run SCRIPT in an interactive zsh (history is only written when interactive) with no rc
     files and HOME/ZDOTDIR in TMP; COMMANDS are passed NUL-separated in the file $CMDS."""
     home = tmp / "home"
     home.mkdir(exist_ok=True)
     cmds = tmp / "cmds"
     cmds.write_bytes(b"".join(c.encode() + b"\0" for c in commands or []))
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "ZDOTDIR": str(home), "TERM": "dumb",
-           "CMDS": str(cmds)}
-    return subprocess.run([ZSH, "-f", "-i", "-c", script], env=env, capture_output=True,
-                          timeout=30, check=True)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "ZDOTDIR": str(home),
+        "TERM": "dumb",
+        "CMDS": str(cmds),
+    }
+    return subprocess.run(
+        [ZSH, "-f", "-i", "-c", script], env=env, capture_output=True, timeout=30, check=True
+    )
 
 
 WRITE = r"""
@@ -173,8 +211,11 @@ def zsh_reads(tmp: Path) -> tuple[list[str], list[int]]:
 @pytest.mark.parametrize("extended", [True, False], ids=["extended", "plain"])
 def test_file_written_by_zsh_parses_as_zsh_reads_it(tmp_path, extended):
     before = int(time.time())
-    run_zsh(tmp_path, WRITE.format(extended="setopt EXTENDED_HISTORY" if extended else "",
-                                   mode="W"), NASTY)
+    run_zsh(
+        tmp_path,
+        WRITE.format(extended="setopt EXTENDED_HISTORY" if extended else "", mode="W"),
+        NASTY,
+    )
     after = int(time.time())
     histfile = tmp_path / "home" / ".zsh_history"
     data = histfile.read_bytes()
@@ -213,8 +254,10 @@ def test_import_of_a_real_zsh_file_is_faithful_idempotent_and_incremental(tmp_pa
     assert (first.read, first.imported, first.present, first.skipped) == (13, 13, 0, 0)
     rows = stored(db)
     assert [r[0] for r in rows] == NASTY
-    expected = [(e.command, e.timestamp, e.duration_ms, e.session, e.shell, e.source)
-                for e in zsh.parse(histfile.read_bytes())]
+    expected = [
+        (e.command, e.timestamp, e.duration_ms, e.session, e.shell, e.source)
+        for e in zsh.parse(histfile.read_bytes())
+    ]
     assert rows == expected
 
     (again,) = driver.run([source], store_path=db)
@@ -223,8 +266,11 @@ def test_import_of_a_real_zsh_file_is_faithful_idempotent_and_incremental(tmp_pa
 
     # a later zsh appends two more commands to the same file (fc -A, as on exit)
     before = histfile.read_bytes()
-    run_zsh(tmp_path, WRITE.format(extended="setopt EXTENDED_HISTORY", mode="A"),
-            ["echo appended 1", "echo hi"])
+    run_zsh(
+        tmp_path,
+        WRITE.format(extended="setopt EXTENDED_HISTORY", mode="A"),
+        ["echo appended 1", "echo hi"],
+    )
     assert histfile.read_bytes().startswith(before) and histfile.read_bytes() != before
     (grown,) = driver.run([source], store_path=db)
     assert (grown.imported, grown.present) == (2, 13)

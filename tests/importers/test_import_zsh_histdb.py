@@ -32,13 +32,17 @@ def make_db(path: Path) -> Path:
     conn = apsw.Connection(str(path))
     conn.execute(SCHEMA)
     with conn:
-        conn.execute("insert into commands values (1, 'pwd'), (2, 'curl example.com'),"
-                     " (3, 'echo 你好'), (4, X'6361742066ff')")
+        conn.execute(
+            "insert into commands values (1, 'pwd'), (2, 'curl example.com'),"
+            " (3, 'echo 你好'), (4, X'6361742066ff')"
+        )
         conn.execute("insert into places values (1, 'mbp16.local', '/home/noyez')")
-        conn.execute("insert into history values (1, 0, 1, 1, 0, 1651497918, 1),"
-                     " (2, 0, 2, 1, 7, 1651497918, 1), (3, 1, 3, 1, NULL, 1651497930, NULL),"
-                     " (4, 1, 4, 1, 0, 1651497931, 0), (5, 1, 99, 1, 0, 1651497932, 0),"
-                     " (6, 1, 1, 1, 0, 1651497918, 0)")
+        conn.execute(
+            "insert into history values (1, 0, 1, 1, 0, 1651497918, 1),"
+            " (2, 0, 2, 1, 7, 1651497918, 1), (3, 1, 3, 1, NULL, 1651497930, NULL),"
+            " (4, 1, 4, 1, 0, 1651497931, 0), (5, 1, 99, 1, 0, 1651497932, 0),"
+            " (6, 1, 1, 1, 0, 1651497918, 0)"
+        )
     conn.close()
     return path
 
@@ -52,11 +56,18 @@ def test_parse_rows():
     ]
     items = list(zsh_histdb.parse(rows))
     assert [(p.line, p.reason) for p in items if isinstance(p, Problem)] == [
-        (3, "bad start_time None"), (4, "no command (its commands row is missing)")]
+        (3, "bad start_time None"),
+        (4, "no command (its commands row is missing)"),
+    ]
     a, b = [e for e in items if not isinstance(e, Problem)]
     assert (a.timestamp, b.timestamp) == (100 * NS, 100 * NS + STEP_NS)
-    assert (a.duration_ms, a.exit, a.cwd, a.hostname, a.session) == (2000, 0, "/d", "h",
-                                                                    "zsh-histdb-0")
+    assert (a.duration_ms, a.exit, a.cwd, a.hostname, a.session) == (
+        2000,
+        0,
+        "/d",
+        "h",
+        "zsh-histdb-0",
+    )
     assert (b.duration_ms, b.exit) == (None, None)
 
 
@@ -76,16 +87,44 @@ def test_import_histdb(tmp_path):
     with Store.open(ours, readonly=True) as store:
         rows = store.conn.execute(
             "SELECT command, timestamp, duration, exit, cwd, hostname, session, shell, source"
-            " FROM history ORDER BY timestamp, id").fetchall()
+            " FROM history ORDER BY timestamp, id"
+        ).fetchall()
     t = 1651497918 * NS
     assert rows == [
         ("pwd", t, 1000, 0, "/home/noyez", "mbp16.local", "zsh-histdb-0", "zsh", "zsh-histdb"),
-        ("curl example.com", t + STEP_NS, 1000, 7, "/home/noyez", "mbp16.local", "zsh-histdb-0",
-         "zsh", "zsh-histdb"),
-        ("pwd", t + 2 * STEP_NS, 0, 0, "/home/noyez", "mbp16.local", "zsh-histdb-1", "zsh",
-         "zsh-histdb"),
-        ("echo 你好", 1651497930 * NS, None, None, "/home/noyez", "mbp16.local", "zsh-histdb-1",
-         "zsh", "zsh-histdb"),
+        (
+            "curl example.com",
+            t + STEP_NS,
+            1000,
+            7,
+            "/home/noyez",
+            "mbp16.local",
+            "zsh-histdb-0",
+            "zsh",
+            "zsh-histdb",
+        ),
+        (
+            "pwd",
+            t + 2 * STEP_NS,
+            0,
+            0,
+            "/home/noyez",
+            "mbp16.local",
+            "zsh-histdb-1",
+            "zsh",
+            "zsh-histdb",
+        ),
+        (
+            "echo 你好",
+            1651497930 * NS,
+            None,
+            None,
+            "/home/noyez",
+            "mbp16.local",
+            "zsh-histdb-1",
+            "zsh",
+            "zsh-histdb",
+        ),
     ]
     (again,) = driver.run([source], store_path=ours)
     assert (again.imported, again.present) == (0, 4)

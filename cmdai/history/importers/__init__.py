@@ -53,7 +53,9 @@ def decode(raw: bytes, line: int) -> str | Problem:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Problem(*_where(raw, line, exc.start, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}"))
+        return Problem(
+            *_where(raw, line, exc.start, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}")
+        )
     if "\0" in text:
         return Problem(*_where(raw, line, raw.index(b"\0"), "contains a NUL byte (binary data?"))
     return text
@@ -65,8 +67,9 @@ def _where(raw: bytes, line: int, offset: int, what: str) -> tuple[int, str]:
     return line, f"{what} at column {column})"
 
 
-def split_lines(data: bytes, unmeta: Callable[[bytes], bytes | None] | None = None
-                ) -> tuple[list[str], bool]:
+def split_lines(
+    data: bytes, unmeta: Callable[[bytes], bytes | None] | None = None
+) -> tuple[list[str], bool]:
     """The lines of a history file as text, and whether they are all clean.
 
     Fast path: the whole file decodes (after ``unmeta``, zsh's unmetafy) as UTF-8. Otherwise each
@@ -104,11 +107,14 @@ def check(text: str, line: int) -> str | Problem:
         byte = ord(text[exc.start]) - 0xDC00
         what = (
             "zsh Meta byte (0x83) at the end of a line (truncated write?"
-            if byte == 0x83 else f"not valid UTF-8 (byte 0x{byte:02x}"
+            if byte == 0x83
+            else f"not valid UTF-8 (byte 0x{byte:02x}"
         )
         return Problem(*_where_text(text, line, exc.start, what))
     if "\0" in text:
-        return Problem(*_where_text(text, line, text.index("\0"), "contains a NUL byte (binary data?"))
+        return Problem(
+            *_where_text(text, line, text.index("\0"), "contains a NUL byte (binary data?")
+        )
     return text
 
 
@@ -122,7 +128,9 @@ def parse_seconds(text: bytes | str, line: int) -> int | Problem:
     """A decimal epoch in seconds, or a Problem if it is out of range."""
     if len(text) > 19 or int(text) > MAX_SECONDS:  # (int() refuses over 4300 digits)
         shown = text if isinstance(text, str) else text.decode("ascii", "replace")
-        return Problem(line, f"timestamp {shown[:30]}{'...' if len(shown) > 30 else ''} out of range")
+        return Problem(
+            line, f"timestamp {shown[:30]}{'...' if len(shown) > 30 else ''} out of range"
+        )
     return int(text)
 
 

@@ -92,7 +92,8 @@ def parse(rows: Iterable[tuple[Any, ...]]) -> Iterator[Entry | Problem]:
             command=text,
             timestamp=ts,
             session=str(session) if session is not None else "atuin",
-            duration_ms=duration // 1_000_000 if isinstance(duration, int) and duration >= 0
+            duration_ms=duration // 1_000_000
+            if isinstance(duration, int) and duration >= 0
             else None,
             exit=exit_ if isinstance(exit_, int) and exit_ != -1 else None,
             cwd=where,

@@ -196,8 +196,9 @@ def resolve(
         sources = detect(env, home)
         if not sources:
             looked = [
-                _display(p, home) for name in AUTO_ORDER for p, _ in load_format(name).candidates(
-                    env, home)
+                _display(p, home)
+                for name in AUTO_ORDER
+                for p, _ in load_format(name).candidates(env, home)
             ]
             raise HistoryImportError(
                 f"no shell history found (looked in {', '.join(dict.fromkeys(looked))})",
@@ -245,8 +246,10 @@ def _open_readonly(path: Path) -> Any:
         # -wal (its owner is not writing right now) the file is opened as immutable; when there
         # is one, its committed rows are read through it.
         live = Path(f"{path}-wal").exists()
-        conn = apsw.Connection(uri + ("?mode=ro" if live else "?mode=ro&immutable=1"),
-                               flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+        conn = apsw.Connection(
+            uri + ("?mode=ro" if live else "?mode=ro&immutable=1"),
+            flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI,
+        )
         conn.set_busy_timeout(5000)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         return conn
@@ -261,8 +264,9 @@ def _read_text(source: Source) -> bytes:
     except FileNotFoundError:
         raise _missing(path, source.format, source.how) from None
     except IsADirectoryError:
-        raise HistoryImportError(f"{path} is a directory, not a history file",
-                                 _hint(source.format)) from None
+        raise HistoryImportError(
+            f"{path} is a directory, not a history file", _hint(source.format)
+        ) from None
     except OSError as exc:
         raise HistoryImportError(f"cannot read {path}: {exc.strerror or exc}") from None
     if data.startswith(_SQLITE_MAGIC):
@@ -363,8 +367,18 @@ def _rows_to_store(
         command = redact(e.command)
         if command != e.command:
             e = dataclasses.replace(e, command=command)
-        yield (e.timestamp, e.duration_ms, e.exit, e.command, e.cwd, e.session,
-               e.hostname or hostname, e.shell, e.source, e.dedup_key())
+        yield (
+            e.timestamp,
+            e.duration_ms,
+            e.exit,
+            e.command,
+            e.cwd,
+            e.session,
+            e.hostname or hostname,
+            e.shell,
+            e.source,
+            e.dedup_key(),
+        )
 
 
 def _batches(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
@@ -392,8 +406,7 @@ def _insert(store: Any, rows: list[Row]) -> int:
     conn.execute("PRAGMA temp_store = MEMORY").fetchall()
     conn.execute("PRAGMA cache_size = -65536").fetchall()
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS cmdai_import (seq INTEGER PRIMARY KEY, "
-        f"{_COLUMNS})"
+        f"CREATE TEMP TABLE IF NOT EXISTS cmdai_import (seq INTEGER PRIMARY KEY, {_COLUMNS})"
     )
     marks = ",".join("?" * 10)
     with conn:
@@ -414,8 +427,10 @@ def _already_present(store: Any, keys: list[bytes]) -> set[bytes]:
         chunk = keys[i : i + 500]
         marks = ",".join("?" * len(chunk))
         found.update(
-            row[0] for row in store.conn.execute(
-                f"SELECT dedup FROM history WHERE dedup IN ({marks})", chunk)
+            row[0]
+            for row in store.conn.execute(
+                f"SELECT dedup FROM history WHERE dedup IN ({marks})", chunk
+            )
         )
     return found
 
@@ -553,7 +568,15 @@ def failed(results: list[Result]) -> bool:
 
 
 __all__ = [
-    "Result", "Source", "detect", "failed", "found_lines", "import_source", "redact", "resolve",
-    "run", "sniff", "summary",
+    "Result",
+    "Source",
+    "detect",
+    "failed",
+    "found_lines",
+    "import_source",
+    "redact",
+    "resolve",
+    "run",
+    "sniff",
+    "summary",
 ]
-

@@ -103,7 +103,7 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
                 second = parsed
                 elapsed = int(match.group(2))
                 duration = elapsed * 1000 if 0 <= elapsed <= MAX_ELAPSED else None
-                text = text[match.end():]
+                text = text[match.end() :]
         elif text.startswith("\\:"):
             text = text[1:]  # without EXTENDED_HISTORY zsh writes a leading ':' as '\:'
         if text.endswith(" ") and _TRAILING_ESCAPED_BACKSLASH.search(text):

@@ -134,7 +134,7 @@ def _guess_shell_file(path: Path, env: Mapping[str, str]) -> str:
     return shell if shell in ("zsh", "bash") else "bash"
 
 
-def _format_of(path: Path, env: Mapping[str, str]) -> str | None:
+def _format_of(path: Path) -> str | None:
     kind = _sniff_file(path)
     if kind == "sqlite":
         return _sniff_database(path)
@@ -146,7 +146,7 @@ def candidates(name: str, env: Mapping[str, str], home: Path) -> list[tuple[Path
     found = []
     for path, how in load_format(name).candidates(env, home):
         if how == "$HISTFILE" and path.is_file():
-            fmt = _format_of(path, env) or _guess_shell_file(path, env)
+            fmt = _format_of(path) or _guess_shell_file(path, env)
             if fmt != name:
                 continue
         found.append((path, how))
@@ -185,8 +185,8 @@ def resolve(
     if fmt == "auto":
         if file is not None:
             if not file.exists():
-                raise _missing(file, "auto", "--file")
-            found = _format_of(file, env)
+                raise _missing(file, "auto")
+            found = _format_of(file)
             if found is None:
                 raise HistoryImportError(
                     f"cannot tell which shell wrote {file}",
@@ -229,7 +229,7 @@ def _hint(fmt: str) -> str:
     return f"point at the right file with: cmdai import {fmt} --file PATH{where}"
 
 
-def _missing(path: Path, fmt: str, how: str) -> HistoryImportError:
+def _missing(path: Path, fmt: str) -> HistoryImportError:
     return HistoryImportError(f"{path}: no such file", _hint(fmt))
 
 
@@ -262,7 +262,7 @@ def _read_text(source: Source) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise _missing(path, source.format, source.how) from None
+        raise _missing(path, source.format) from None
     except IsADirectoryError:
         raise HistoryImportError(
             f"{path} is a directory, not a history file", _hint(source.format)
@@ -279,7 +279,7 @@ def _read_text(source: Source) -> bytes:
 
 def _rows(source: Source, module: ModuleType) -> tuple[Iterable[Any], int, Any]:
     if not source.path.exists():
-        raise _missing(source.path, source.format, source.how)
+        raise _missing(source.path, source.format)
     conn = _open_readonly(source.path)
     import apsw
 

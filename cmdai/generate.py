@@ -95,7 +95,7 @@ class Answer:
     def safety_json(self) -> dict[str, Any]:
         if self.safety is None:
             return {"level": "unknown", "rules": []}
-        return self.safety.to_json()
+        return self.safety.to_dict()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -264,9 +264,10 @@ def doc_lines(text: str) -> list[str]:
         line = _whatis(util)
         if line:
             lines.append(line)
+        # an option line of --help, when exactly one option's description names a request word
         hits = [h for h in _help_lines(util)
-                if h.startswith("-") and words & set(re.findall(r"[a-z]{4,}", h.lower()))
-                - GENERIC_HELP_WORDS]
+                if re.match(r"-{1,2}[A-Za-z]", h) and h.count(" -") <= 1
+                and words & set(re.findall(r"[a-z]{4,}", h.lower())) - GENERIC_HELP_WORDS]
         lines += [f"{util} {' '.join(h.split())[:80]}" for h in hits[:1]]
     return [scrub_secrets(x) for x in lines[:4]]
 
@@ -296,18 +297,23 @@ def user_prompt(text: str, ctx: Context, examples: Sequence[str], docs: Sequence
         parts.append("files here: " + scrub_secrets(" ".join(ctx.listing)))
     parts = [p for p in parts if p]
     if examples:
-        parts.append("commands I ran before:\n" + "\n".join(f"  {e}" for e in examples))
+        parts.append("commands I ran before:\n"
+                     + "\n".join(f"  {scrub_secrets(e)}" for e in examples))
     if docs:
-        parts.append("docs:\n" + "\n".join(f"  {d}" for d in docs))
+        parts.append("docs:\n" + "\n".join(f"  {scrub_secrets(d)}" for d in docs))
     parts.append(f"Request: {scrub_secrets(text.strip())}")
     return "\n".join(parts)
 
 
 # -- output -------------------------------------------------------------------------------
 def parse_answer(text: str) -> tuple[str, str]:
-    """(command, explanation) from the model's plain-text answer."""
+    """(command, explanation) from the model's plain-text answer (or its first code block)."""
     command, explanation = "", ""
-    for raw in text.replace("\r", "").splitlines():
+    text = text.replace("\r", "")
+    fence = re.search(r"```[a-z]*\n(.*?)(?:```|$)", text, re.S)
+    if fence and not text.lstrip().startswith("```"):
+        text = fence.group(1)  # prose around a code block: the block is the answer
+    for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("```"):
             continue

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -34,6 +35,20 @@ CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+def close_all() -> None:
+    """Free the warm models (at exit, before the interpreter tears down llama_cpp's globals)."""
+    with _LOCK:
+        for llm in _LOADED.values():
+            try:
+                llm.close()
+            except Exception:  # noqa: BLE001 - best effort at shutdown
+                pass
+        _LOADED.clear()
+
+
+atexit.register(close_all)
 
 
 class LlamaCppBackend:

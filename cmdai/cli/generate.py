@@ -47,7 +47,7 @@ def generate(as_json: bool, text: tuple[str, ...]) -> None:
     progress = _Progress()
     progress.start()  # before any heavy import: visible within a few ms
     from cmdai import config
-    from cmdai.errors import Cancelled
+    from cmdai.errors import BlockedError, Cancelled
     from cmdai.generate import generate as run
 
     cfg = config.load().generate
@@ -65,12 +65,15 @@ def generate(as_json: bool, text: tuple[str, ...]) -> None:
         raise Cancelled() from None
     finally:
         progress.clear()
+    safety = answer.safety_json()
+    blocked = safety.get("action") == "block"
     if as_json:
         click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
-        return
-    click.echo(answer.command)
-    safety = answer.safety_json()
-    if answer.explanation:
+    elif not blocked:
+        click.echo(answer.command)
+    else:  # never handed to the shell: shown on stderr only
+        click.echo(f"cmdai: blocked by the safety policy: {answer.command}", err=True)
+    if answer.explanation and not as_json:
         click.echo(f"# {answer.explanation}", err=True)
     rules = ", ".join(r.get("id", "") for r in safety.get("rules", []))
     click.echo(
@@ -78,3 +81,6 @@ def generate(as_json: bool, text: tuple[str, ...]) -> None:
         f"{answer.latency_ms / 1000:.1f} s · {answer.model} ({answer.backend})",
         err=True,
     )
+    if blocked:
+        raise BlockedError(f"the command is {safety['level']}: not printed on stdout",
+                           "run `cmdai check` on it, or change safety.policy")

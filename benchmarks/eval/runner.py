@@ -1,0 +1,119 @@
+"""Run a command in a throwaway copy of the fixture tree and compare it with a reference.
+
+Each run gets a fresh copy, no network (``unshare -rn`` when the kernel allows it), a minimal
+environment, no stdin and a time limit. A candidate is right when its normalized output and the
+tree's changes match the reference's, as the task's ``match`` mode says:
+
+  lines (default) the output lines as a multiset, and the tree
+  ordered         the output lines in order, and the tree
+  number          the first integer of the output, and the tree
+  word            the first word of the output, and the tree
+  first           the basename of the first word of the first line, and the tree
+  tree            the tree only (content, mode, symlink target); output ignored
+  tree_names      the set of paths only (archives embed timestamps)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+TIMEOUT = 5.0
+
+
+def _unshare_ok() -> bool:
+    try:
+        return subprocess.run(["unshare", "-rn", "true"], capture_output=True,
+                              timeout=5).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+NO_NETWORK = _unshare_ok()
+
+
+@dataclass(frozen=True)
+class Run:
+    stdout: str
+    code: int
+    tree: tuple
+    timed_out: bool = False
+
+
+def snapshot(root: Path) -> tuple:
+    items = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            p = Path(dirpath) / name
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                items.append((rel, "link", os.readlink(p)))
+            elif p.is_dir():
+                items.append((rel, "dir", oct(p.stat().st_mode & 0o777)))
+            else:
+                digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+                items.append((rel, "file", oct(p.stat().st_mode & 0o777), digest))
+    return tuple(items)
+
+
+def run(command: str, fixture: Path, setup: str = "") -> Run:
+    with tempfile.TemporaryDirectory(prefix="cmdai-eval-") as tmp:
+        work = Path(tmp) / "project"
+        shutil.copytree(fixture, work, symlinks=True)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+               "HOME": tmp, "PWD": str(work), "TZ": "UTC"}
+        if setup:
+            subprocess.run(["bash", "-c", setup], cwd=work, env=env, capture_output=True,
+                           timeout=TIMEOUT)
+        argv = ["bash", "-c", command]
+        if NO_NETWORK:
+            argv = ["unshare", "-rn", *argv]
+        try:
+            proc = subprocess.run(argv, cwd=work, env=env, capture_output=True,
+                                  stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+            out = proc.stdout.decode("utf-8", "replace")
+            code, timed_out = proc.returncode, False
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode("utf-8", "replace")
+            code, timed_out = -1, True
+        tree = snapshot(work)
+        return Run(out, code, tree, timed_out)
+
+
+def _lines(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        line = re.sub(r"(^|\s)\./", r"\1", " ".join(line.split()))
+        if line:
+            out.append(line)
+    return out
+
+
+def same(task: dict, ref: Run, cand: Run) -> bool:
+    mode = task.get("match", "lines")
+    if cand.timed_out:
+        return False
+    if mode == "tree_names":
+        return {t[0] for t in ref.tree} == {t[0] for t in cand.tree}
+    if ref.tree != cand.tree:
+        return False
+    if mode == "tree":
+        return True
+    r, c = _lines(ref.stdout), _lines(cand.stdout)
+    if mode == "ordered":
+        return r == c
+    if mode == "number":
+        rn, cn = re.search(r"-?\d+", ref.stdout), re.search(r"-?\d+", cand.stdout)
+        return bool(rn and cn and rn.group() == cn.group())
+    if mode == "word":
+        return bool(r and c and r[0].split()[0] == c[0].split()[0])
+    if mode == "first":
+        return bool(r and c and os.path.basename(r[0].split()[0]) == os.path.basename(c[0].split()[0]))
+    return sorted(r) == sorted(c)

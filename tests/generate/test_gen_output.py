@@ -1,0 +1,97 @@
+"""Parsing the model's answer, the shell parse check, prompt assembly and the secrets hook."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmdai import generate as g
+
+
+@pytest.mark.parametrize("text, command, explanation", [
+    ("ls -la\n# list all", "ls -la", "list all"),
+    ("  find . -name '*.py'  \n#   python files  \n", "find . -name '*.py'", "python files"),
+    ("```bash\ndu -sh .\n# size\n```", "du -sh .", "size"),
+    ("Here you go:\n```sh\ngrep -rn TODO .\n```\nThis searches.", "grep -rn TODO .", ""),
+    ("$ mkdir -p a/b\n# parents", "mkdir -p a/b", "parents"),
+    ("`pwd`", "pwd", ""),
+    ("# a comment first\nuname -a\n# kernel", "uname -a", "kernel"),
+    ("ls\nrm -rf /\n# two commands", "ls", ""),  # only the first line is the answer
+    ("", "", ""),
+])
+def test_parse_answer(text, command, explanation):
+    assert g.parse_answer(text) == (command, explanation)
+
+
+@pytest.mark.parametrize("command", [
+    "ls -la",
+    "find . -name '*.log' -mtime +7 -delete",
+    "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",
+    "git branch -d <branch>",  # placeholders are not redirections
+    "cp <source> <dest>",
+    "du -sh -- * | sort -rh | head -n 5",
+])
+def test_valid_commands_parse(command):
+    assert g.parse_error(command) is None
+
+
+@pytest.mark.parametrize("command", [
+    "", "ls |", "for f in *; do echo $f", "echo 'unterminated", "if true; then ls",
+])
+def test_invalid_commands_are_reported(command):
+    assert g.parse_error(command)
+
+
+def test_keywords_drop_stopwords_and_short_words():
+    assert g.keywords("show all the log files in the folder older than 7 days") == \
+        ["log", "older", "days"]
+
+
+def test_user_prompt_has_context_and_request(project):
+    ctx = g.gather_context(project, shell="zsh")
+    assert ctx.listing == ("notes.txt", "src/")
+    assert not ctx.git
+    (project / ".git").mkdir()
+    ctx = g.gather_context(project / "src", shell="zsh")
+    assert ctx.git
+    text = g.user_prompt("remove pyc files", ctx, ["find . -name '*.pyc' -delete"], ["find: x"])
+    assert "git repository" in text and "main.py" in text
+    assert "find . -name '*.pyc' -delete" in text and "find: x" in text
+    assert text.rstrip().endswith("Request: remove pyc files")
+    assert "zsh" in g.system_prompt(ctx)
+
+
+def test_history_examples_come_from_successful_commands(tmp_path):
+    from cmdai.history.entry import Entry
+    from cmdai.history.store import Store
+
+    db = tmp_path / "h.db"
+    with Store.open(db) as store:
+        rows = [("docker compose logs -f web", 0), ("docker ps -a", 0),
+                ("docker compose up --bogus", 1), ("ls", 0)]
+        for i, (cmd, code) in enumerate(rows):
+            store.insert([Entry(command=cmd, timestamp=1_000 + i, session="s", exit=code)])
+    found = g.history_examples("show the docker compose logs", 3, db)
+    assert found[0] == "docker compose logs -f web"
+    assert "docker compose up --bogus" not in found  # failed commands are not examples
+    assert "ls" not in found
+    assert g.history_examples("anything", 3, tmp_path / "missing.db") == []
+
+
+def test_every_user_datum_goes_through_the_secrets_hook(monkeypatch, project):
+    seen = []
+
+    def scrub(text: str) -> str:
+        seen.append(text)
+        return text.replace("hunter2", "<redacted>")
+
+    monkeypatch.setattr(g, "scrub_secrets", scrub)
+    (project / "hunter2.txt").write_text("")
+    ctx = g.gather_context(project)
+    text = g.user_prompt("log in with password hunter2", ctx, ["mysql -phunter2"], [])
+    assert "hunter2" not in text
+    assert len(seen) >= 3
+
+
+def test_candidate_utilities_named_or_hinted():
+    assert g.candidate_utilities("compress the logs with tar")[0] == "tar"
+    assert "find" in g.candidate_utilities("files older than a week")

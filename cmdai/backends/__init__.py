@@ -114,7 +114,9 @@ def complete_with_fallback(
                 warn(f"backend {name} unavailable ({health.detail}){nxt}")
             continue
         try:
-            return backend, backend.complete(request)
+            completion = backend.complete(request)
+            record_latency(name, completion.total_ms)
+            return backend, completion
         except BackendError as err:
             reasons.append(f"{name}: {err.message}")
             if nxt:
@@ -129,3 +131,45 @@ def _default_model() -> str:
     from cmdai.models import DEFAULT
 
     return DEFAULT
+
+
+# -- health table (for `cmdai doctor`) -------------------------------------------------------
+def _latency_file():
+    from cmdai import paths
+
+    return paths.cache_dir() / "backend-latency.json"
+
+
+def record_latency(name: str, ms: float, keep: int = 20) -> None:
+    """Remember the last answers' latencies per backend (best effort; a cache)."""
+    import json
+
+    path = _latency_file()
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[name] = (data.get(name, []) + [round(ms)])[-keep:]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+    except (OSError, ValueError):
+        pass
+
+
+def status_table(cfg: Any) -> list[dict[str, Any]]:
+    """One row per configured backend, in order: name, ok, detail, last latencies (ms)."""
+    import json
+
+    try:
+        latencies = json.loads(_latency_file().read_text())
+    except (OSError, ValueError):
+        latencies = {}
+    rows = []
+    for name in cfg.backends:
+        try:
+            health = create(name, cfg).health()
+        except (ImportError, CmdaiError) as exc:
+            health = Health(False, getattr(exc, "message", None) or str(exc))
+        last = latencies.get(name, [])
+        rows.append({"backend": name, "ok": health.ok, "detail": health.detail,
+                     "last_ms": last[-5:],
+                     "median_ms": sorted(last)[len(last) // 2] if last else None})
+    return rows

@@ -133,3 +133,13 @@ def test_http_api_key_comes_from_the_named_variable(monkeypatch):
         be._headers()
     monkeypatch.setenv("CMDAI_TEST_KEY", "k")
     assert be._headers()["Authorization"] == "Bearer k"
+
+
+def test_status_table_reports_health_and_recorded_latencies():
+    cfg = GenerateConfig(backends=["llama_cpp", "mlx"])
+    backends.record_latency("llama_cpp", 812.4)
+    backends.record_latency("llama_cpp", 640)
+    rows = backends.status_table(cfg)
+    assert [r["backend"] for r in rows] == ["llama_cpp", "mlx"]
+    assert rows[0]["last_ms"] == [812, 640] and rows[0]["median_ms"] == 812
+    assert not rows[1]["ok"] and rows[1]["last_ms"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ import apsw
 import pytest
 
 from cmdai.errors import HistoryImportError, UsageError
-from cmdai.history.entry import Entry
 from cmdai.history.importers import Problem, driver
 from cmdai.history.store import Store
 
@@ -215,20 +215,19 @@ def test_deleted_entries_do_not_come_back(tmp_path):
     assert (again.imported, again.present) == (0, 2)
 
 
-def test_bulk_insert_matches_store_insert(tmp_path):
-    """The driver's one-statement insert stores exactly what Store.insert would."""
-    entries = [
-        Entry("a", 1, "s", 5, 0, "/x", "h", "zsh", "zsh"),
-        Entry("b\n", 2, "s"),
-        Entry("a", 1, "s"),
-    ]
-    with Store.open(tmp_path / "one.db") as one, Store.open(tmp_path / "two.db") as two:
-        result = driver.Result(driver.Source("zsh", tmp_path, "--file"))
-        rows = list(driver._rows_to_store(entries, result, ""))
-        assert driver._insert(one, rows) == two.insert(entries) == 2
-        query = "SELECT * FROM history ORDER BY id"
-        assert one.conn.execute(query).fetchall() == two.conn.execute(query).fetchall()
-        assert one.search_fulltext("b")[0].command == "b\n"  # the FTS index was fed
+def test_imported_entries_are_searchable(tmp_path):
+    """Imports go through Store.insert, so the search indexes know them."""
+    path = tmp_path / "hist"
+    path.write_bytes(ZSH + "echo 你好 wörld\n".encode())
+    db = tmp_path / "c.db"
+    driver.run([driver.Source("zsh", path, "--file")], store_path=db)
+    with Store.open(db, readonly=True) as store:
+        assert [e.command for e in store.search_fulltext("status")] == ["git status"]
+        assert [e.command for e in store.search_fulltext("wörld")] == ["echo 你好 wörld"]
+        assert [e.command for e in store.search_prefix("ls -")] == ["ls -la"]
+        (entry,) = store.search_prefix("git")
+    assert (entry.session, entry.shell, entry.source) == ("import-zsh", "zsh", "zsh")
+    assert entry.hostname == socket.gethostname()
 
 
 # -- redaction hook and progress ----------------------------------------------------------

@@ -7,8 +7,9 @@ The contract every format module follows (the driver, ``driver.py``, is the only
   module's ``read_rows(path)`` fetched from a read-only connection).
 - ``candidates(env, home)``: where the format's history usually lives, most likely first, each
   with how it was found (``"$HISTFILE"``, ``"default"``...). Pure: no file system access.
-- ``parse(data)``: yields ``Entry`` for each command and ``Problem`` for each row
-  that cannot be imported. Never raises on bad input; never touches the file system or the clock.
+- ``parse(data)``: yields ``Entry`` for each command and ``Problem`` for each row that cannot
+  be imported (text formats also take the ``hostname`` to record). Never raises on bad input;
+  never touches the file system or the clock.
 - ``estimate(data)``: a cheap guess of how many rows ``parse`` will yield (for the progress bar).
 
 Timestamps are nanoseconds. Shell history files only know seconds (or nothing), so ``Timeline``
@@ -169,7 +170,7 @@ Record = tuple[int, str, "int | None", "int | None"]
 
 
 def place_in_time(
-    records: Iterable[Record | Problem], *, name: str, shell: str
+    records: Iterable[Record | Problem], *, name: str, shell: str, hostname: str = ""
 ) -> Iterator[Entry | Problem]:
     """Entries (session ``import-<name>``) from records in file order, timed as ``Timeline``
     says (inlined here: this loop runs once per imported command)."""
@@ -198,15 +199,17 @@ def place_in_time(
         used[second] = k + 1
         ts = second * NS + k * STEP_NS
         if pending:
-            yield from _release(waiting, ts - len(pending) * STEP_NS, session, shell, name)
+            yield from _release(
+                waiting, ts - len(pending) * STEP_NS, session, shell, name, hostname
+            )
             pending, waiting = [], []
-        yield Entry(command, ts, session, duration, shell=shell, source=name)
+        yield Entry(command, ts, session, duration, None, None, hostname, shell, name)
     if pending:
-        yield from _release(waiting, STEP_NS, session, shell, name)
+        yield from _release(waiting, STEP_NS, session, shell, name, hostname)
 
 
 def _release(
-    waiting: list[Record | Problem], start: int, session: str, shell: str, name: str
+    waiting: list[Record | Problem], start: int, session: str, shell: str, name: str, hostname: str
 ) -> Iterator[Entry | Problem]:
     """The entries that waited for a known time (spaced by STEP_NS from ``start``), and the
     problems met meanwhile, in file order."""
@@ -216,5 +219,5 @@ def _release(
             yield item  # type: ignore[misc]
         else:
             _, text, _, took = item  # type: ignore[misc]
-            yield Entry(text, start + i * STEP_NS, session, took, shell=shell, source=name)
+            yield Entry(text, start + i * STEP_NS, session, took, None, None, hostname, shell, name)
             i += 1

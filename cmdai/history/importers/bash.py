@@ -89,6 +89,6 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
         yield from entry("\n".join(chunk).rstrip("\n"), first)
 
 
-def parse(data: bytes) -> Iterator[Entry | Problem]:
+def parse(data: bytes, hostname: str = "") -> Iterator[Entry | Problem]:
     """Entries and problems from the bytes of a bash history file."""
-    return place_in_time(_records(data), name=NAME, shell="bash")
+    return place_in_time(_records(data), name=NAME, shell="bash", hostname=hostname)

@@ -93,6 +93,6 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
         yield (first, command, second, None)
 
 
-def parse(data: bytes) -> Iterator[Entry | Problem]:
+def parse(data: bytes, hostname: str = "") -> Iterator[Entry | Problem]:
     """Entries and problems from the bytes of a fish_history file."""
-    return place_in_time(_records(data), name=NAME, shell="fish")
+    return place_in_time(_records(data), name=NAME, shell="fish", hostname=hostname)

@@ -116,6 +116,6 @@ def _records(data: bytes) -> Iterator[Record | Problem]:
 MAX_ELAPSED = 10**9  # seconds (~30 years); more is a corrupt line, kept without a duration
 
 
-def parse(data: bytes) -> Iterator[Entry | Problem]:
+def parse(data: bytes, hostname: str = "") -> Iterator[Entry | Problem]:
     """Entries and problems from the bytes of a zsh history file."""
-    return place_in_time(_records(data), name=NAME, shell="zsh")
+    return place_in_time(_records(data), name=NAME, shell="zsh", hostname=hostname)

@@ -38,7 +38,12 @@ if status is-interactive
     end
 
     function __cmdai_escape
-        string replace -a '\\' '\\\\' -- $argv[1] | string replace -a \t '\\t' | string replace -a \r '\\r' | string join '\\n'
+        # most commands have nothing to escape: skip the pipeline for them
+        if string match -qr '[\\\\\t\r\n]' -- $argv[1]
+            string replace -a '\\' '\\\\' -- $argv[1] | string replace -a \t '\\t' | string replace -a \r '\\r' | string join '\\n'
+        else
+            printf '%s' $argv[1]
+        end
     end
 
     function __cmdai_preexec --on-event fish_preexec

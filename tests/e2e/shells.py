@@ -29,7 +29,8 @@ def cmdai(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Com
 
 class Shell:
     def __init__(self, shell: str, tmp: Path, *, rc_lines: tuple[str, ...] = (),
-                 args: tuple[str, ...] = (), init_args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), init_args: tuple[str, ...] = (),
+                 load_plugin: bool = True) -> None:
         if shutil.which(shell) is None:
             raise RuntimeError(f"{shell} is not installed (./install.sh --dev installs it)")
         self.name = shell
@@ -54,11 +55,12 @@ class Shell:
         plugin.write_text(cmdai("init", shell, *init_args, env=self.env).stdout)
         self.plugin = plugin
         rc = "\n".join(rc_lines)
+        source = f"source {plugin}" if load_plugin else ""
         if shell == "zsh":
             zdot = tmp / "zdot"
             zdot.mkdir(exist_ok=True)
             (zdot / ".zshrc").write_text(
-                f"PROMPT='{PROMPT}'\nunsetopt PROMPT_SP\nbindkey -e\n{rc}\nsource {plugin}\n"
+                f"PROMPT='{PROMPT}'\nunsetopt PROMPT_SP\nbindkey -e\n{rc}\n{source}\n"
             )
             self.env["ZDOTDIR"] = str(zdot)
             argv = ["zsh", "--no-globalrcs", "-i", *args]
@@ -67,7 +69,7 @@ class Shell:
             bashrc.write_text(
                 # /etc/bash.bashrc still runs (pitfall 16): neutralise what it sets
                 f"PS1='{PROMPT}'\nPROMPT_COMMAND=\nunset -f command_not_found_handle\n"
-                f"{rc}\nsource {plugin}\n"
+                f"{rc}\n{source}\n"
             )
             self.env["INPUTRC"] = "/dev/null"
             argv = ["bash", "--noprofile", "--rcfile", str(bashrc), "-i", *args]
@@ -78,7 +80,7 @@ class Shell:
                 "set -g fish_greeting ''\n"
                 f"function fish_prompt; printf '%s' '{PROMPT}'; end\n"
                 "set -g fish_autosuggestion_enabled 0\n"
-                f"{rc}\nsource {plugin}\n"
+                f"{rc}\n{source}\n"
             )
             argv = ["fish", "-i", *args]
         else:

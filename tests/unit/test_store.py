@@ -29,8 +29,8 @@ def test_migrates_from_blank(tmp_path):
     assert s.version == len(MIGRATIONS)
     assert s.conn.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal"
     tables = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master")}
-    assert {"history", "history_fts", "history_timestamp", "history_cwd", "history_session",
-            "history_command"} <= tables
+    assert {"history", "history_fts", "history_timestamp", "history_cwd",
+            "history_session"} <= tables
     assert s.migrate() == 0  # nothing left to do
     s.close()
     assert Store.open(tmp_path / "new.db").version == len(MIGRATIONS)
@@ -87,6 +87,9 @@ def test_prefix_search(store):
     store.insert([E("git status", 1), E("git push", 2), E("gitk", 3), E("cat git", 4)])
     assert [e.command for e in store.search_prefix("git ")] == ["git push", "git status"]
     assert [e.command for e in store.search_prefix("git")] == ["gitk", "git push", "git status"]
+    assert [e.command for e in store.search_prefix("gi")] == ["gitk", "git push", "git status"]
+    assert [e.command for e in store.search_prefix("GIT")] == []  # case-sensitive
+    assert len(store.search_prefix("")) == 4
 
 
 def test_delete_wipes_text_and_survives_reimport(store):

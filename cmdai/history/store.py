@@ -52,6 +52,27 @@ MIGRATIONS: list[str] = [
         INSERT INTO history_fts(rowid, command) VALUES (new.id, new.command);
     END;
     """,
+    # 2: Ctrl-G requests and what they produced, linked to the command the user then ran
+    """
+    CREATE TABLE generations (
+        id          INTEGER PRIMARY KEY,
+        timestamp   INTEGER NOT NULL,          -- ns since the epoch, UTC
+        session     TEXT    NOT NULL DEFAULT '',
+        cwd         TEXT,
+        request     TEXT    NOT NULL,          -- what the user asked, secrets redacted
+        command     TEXT    NOT NULL,          -- what cmdai proposed
+        kind        TEXT    NOT NULL DEFAULT 'command',  -- command | explanation
+        level       TEXT,                      -- safety level of the proposal
+        inserted    INTEGER NOT NULL DEFAULT 1,  -- 0 when the policy kept it out of the buffer
+        backend     TEXT,
+        model       TEXT,
+        latency_ms  INTEGER,
+        history_id  INTEGER,                   -- the command the user ran next in that session
+        edited      INTEGER                    -- 1 when that command differs from the proposal
+    );
+    CREATE INDEX generations_session ON generations(session, timestamp);
+    CREATE INDEX generations_history ON generations(history_id);
+    """,
 ]
 
 _COLUMNS = ", ".join(

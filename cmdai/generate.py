@@ -112,9 +112,11 @@ class Answer:
 def scrub_secrets(text: str) -> str:
     """THE hook every piece of user data passes through before it enters a prompt.
 
-    Identity for now: the redaction rules arrive with the privacy issue and plug in here.
+    The same redaction rules as live capture and import (cmdai.privacy).
     """
-    return text
+    from cmdai import privacy
+
+    return privacy.redact(text)
 
 
 # -- context ------------------------------------------------------------------------------

@@ -109,6 +109,8 @@ __cmdai_precmd() {
   local dur=$(( (__cmdai_t - __cmdai_start) / 1000 ))
   local start="${__cmdai_start:0:${#__cmdai_start}-6}.${__cmdai_start: -6}"
   __cmdai_start=
+  # `cmdai pause` (this session only): a flag file, tested without a process
+  [[ -e ${__cmdai_spool}/.paused-${__cmdai_session} ]] && return 0
   local cmd=$__cmdai_cmd cwd=$__cmdai_cwd
   [[ -z ${cmd//[[:space:]]/} ]] && return 0
   # double-quoted replacements: bash 5.2's patsub_replacement would eat backslashes (pitfall 8)

@@ -60,6 +60,8 @@ if status is-interactive
         set -l cwd $__cmdai_cwd
         set -g __cmdai_cmd
         set -q fish_private_mode; and return 0
+        # `cmdai pause` (this session only): a flag file, tested with a builtin
+        test -e $__cmdai_spool/.paused-$__cmdai_session; and return 0
         # a leading space keeps a command out of history; so does a blank line
         string match -qr '^\s|^\s*$' -- "$cmd"; and return 0
         test -n "$cmd"; or return 0

@@ -33,6 +33,8 @@ __cmdai_precmd() {
   [[ -n $__cmdai_start ]] || return 0
   local cmd=$__cmdai_cmd cwd=$__cmdai_cwd start=$__cmdai_start
   __cmdai_start=
+  # `cmdai pause` (this session only): a flag file, tested without a process
+  [[ -e ${__cmdai_spool}/.paused-${__cmdai_session} ]] && return 0
   # a leading space keeps a command out of history; so does a blank line
   [[ $cmd == [[:space:]]* || -z ${cmd//[[:space:]]/} ]] && return 0
   local -i dur

@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "doctor": "cmdai.cli.doctor:doctor",
     "generate": "cmdai.cli.generate:generate",
     "model": "cmdai.cli.model:model",
+    "pause": "cmdai.cli.privacy:pause",
+    "resume": "cmdai.cli.privacy:resume",
+    "stats": "cmdai.cli.stats:stats",
 }
 
 

@@ -110,13 +110,20 @@ def delete(ids: tuple[int, ...], match: str | None, yes: bool) -> None:
     click.echo(f"deleted {n} entr{'y' if n == 1 else 'ies'}", err=True)
 
 
+from cmdai.cli.privacy import prune  # noqa: E402 - `cmdai history prune`
+
+history.add_command(prune)
+
+
 @history.command()
 def ingest() -> None:
     """Move what the shells recorded into the database now (every reading command does this)."""
     _, report = _open()
     click.echo(
         f"ingested {report.inserted} new entries from {report.files} spool file(s)"
-        f"{f', {len(report.bad)} bad line(s)' if report.bad else ''}",
+        f"{f', {len(report.bad)} bad line(s)' if report.bad else ''}"
+        f"{f', {report.redacted} with secrets redacted' if report.redacted else ''}"
+        f"{f', {report.filtered} left out by filters' if report.filtered else ''}",
         err=True,
     )
 

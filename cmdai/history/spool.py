@@ -18,9 +18,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cmdai.history.entry import Entry
 from cmdai.history.store import Store
+
+if TYPE_CHECKING:
+    from cmdai.privacy import Policy
 
 VERSION = "v1"
 SHELLS = frozenset({"zsh", "bash", "fish"})
@@ -132,6 +136,8 @@ class IngestReport:
     lines: int = 0
     inserted: int = 0
     bad: list[str] = field(default_factory=list)  # "file:line: reason"
+    redacted: int = 0  # entries stored with at least one secret replaced by <redacted:KIND>
+    filtered: int = 0  # entries dropped by the filters (history.ignore_*, store_failed)
 
 
 def _read_lines(path: Path, start: int = 0) -> tuple[list[tuple[int, str]], int]:
@@ -161,12 +167,20 @@ def _claim(spool: Path) -> list[Path]:
     return claimed
 
 
-def ingest(store: Store, spool: Path, quarantine: Path) -> IngestReport:
-    """Move every spool line into the store. Bad lines go to ``quarantine`` with the reason."""
+def ingest(store: Store, spool: Path, quarantine: Path, policy: Policy | None = None) -> IngestReport:
+    """Move every spool line into the store. Bad lines go to ``quarantine`` with the reason.
+
+    ``policy`` (default: the current config's) filters entries and redacts secrets before
+    anything is stored; a quarantined line is redacted too."""
     report = IngestReport()
     if not spool.is_dir():
         return report
-    for path in _claim(spool):
+    claimed = _claim(spool)
+    if claimed and policy is None:
+        from cmdai.privacy import load_policy
+
+        policy = load_policy()  # a broken config raises here, before anything is stored
+    for path in claimed:
         host = hostname_of(path)
         entries: list[Entry] = []
         try:
@@ -179,11 +193,19 @@ def ingest(store: Store, spool: Path, quarantine: Path) -> IngestReport:
                 try:
                     if _UNDECODABLE.search(line):
                         raise SpoolError("not valid UTF-8")
-                    entries.append(decode(line, host))
+                    entry = decode(line, host)
                 except SpoolError as exc:
                     where = f"{path.name.split('.tsv')[0]}.tsv:{number if number > 0 else '?'}"
                     report.bad.append(f"{where}: {exc}")
-                    _quarantine(quarantine, where, str(exc), line)
+                    _quarantine(quarantine, where, str(exc), policy.redact(line) if policy else line)
+                    continue
+                if policy is not None:
+                    kept, reason, kinds = policy.apply(entry)
+                    if kept is None:
+                        report.filtered += 1
+                        continue
+                    report.redacted += bool(kinds)
+                entries.append(entry)
             # a shell that opened the file just before the rename may still append to it
             if path.stat().st_size == size:
                 break
@@ -205,5 +227,10 @@ def open_history() -> tuple[Store, IngestReport]:
     starts here, so what the shell recorded a moment ago is already searchable."""
     from cmdai import paths
 
+    from cmdai.history import generations
+
     store = Store.open()
-    return store, ingest(store, paths.spool_dir(), paths.quarantine_file())
+    report = ingest(store, paths.spool_dir(), paths.quarantine_file())
+    if report.inserted:
+        generations.link(store)  # Ctrl-G proposals -> the commands the user then ran
+    return store, report

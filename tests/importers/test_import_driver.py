@@ -243,8 +243,9 @@ def test_redaction_hook_applies_before_storing_and_stays_idempotent(tmp_path, mo
     assert (again.imported, again.present) == (0, 1)
 
 
-def test_redaction_hook_is_identity_for_now():
-    assert driver.redact("export TOKEN=abc") == "export TOKEN=abc"
+def test_redaction_hook_uses_the_privacy_rules():
+    assert driver.redact("export TOKEN=abc") == "export TOKEN=<redacted:secret-assignment>"
+    assert driver.redact("git status") == "git status"
 
 
 class Tty(io.StringIO):

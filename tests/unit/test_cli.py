@@ -81,7 +81,8 @@ def test_bad_spool_line_is_reported_not_lost(cmdai_home):
 
 
 def test_history_delete(cmdai_home):
-    write_spool(cmdai_home, E("curl -u me:secret https://x", 1), E("ls", 2))
+    # (a real secret would be redacted at ingest: the word "secret" alone is not one)
+    write_spool(cmdai_home, E("curl https://x/secret", 1), E("ls", 2))
     assert run("history", "delete").returncode == ExitCode.USAGE
     out = run("history", "delete", "--match", "secret", "--yes")
     assert out.returncode == 0 and "deleted 1 entry" in out.stderr

@@ -35,12 +35,13 @@ _SQLITE_MAGIC = b"SQLite format 3\0"
 def redact(command: str) -> str:
     """Secrets redaction hook: applied to every imported command before it is stored.
 
-    Identity until the privacy issue lands; it replaces this body (or has it call the redactor
-    used for live capture), so imported and live commands are redacted alike. It must be
-    deterministic: the dedup key is computed on the redacted command, and a re-import must
-    produce the same key to add nothing.
+    It calls the redactor used for live capture (cmdai.privacy), so imported and live commands
+    are redacted alike. It must be deterministic: the dedup key is computed on the redacted
+    command, and a re-import must produce the same key to add nothing.
     """
-    return command
+    from cmdai import privacy
+
+    return privacy.redact(command)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ __cmdai_python=@CMDAI_PYTHON@
 __cmdai_spool=@CMDAI_SPOOL@
 __cmdai_up_arrow=@CMDAI_UP_ARROW@
 __cmdai_ctrl_r=@CMDAI_CTRL_R@
+__cmdai_client=@CMDAI_CLIENT@
+__cmdai_key=@CMDAI_KEY@
 
 # Loading the script again keeps the session and adds no second hook.
 if [[ -z ${__cmdai_session-} ]]; then
@@ -162,3 +164,30 @@ if __cmdai_history_last; then __cmdai_last_histno=$__cmdai_histno; fi
 # Key bindings: the history picker (Up on an empty line, Ctrl-R) and Ctrl-G are bound here by
 # the features that provide them; CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r are
 # honoured by each of them.
+
+# --- Ctrl-G: natural language -> command (or an explanation of a command) ---
+# The client draws its progress on /dev/tty and reads Ctrl-C/Esc itself with the terminal's
+# signals off; on cancel the user's text is put back as typed. READLINE_POINT counts characters
+# in bash 5.2 (pitfall 18).
+__cmdai_ctrl_g() {
+  local text=$READLINE_LINE
+  if [[ -z ${text//[[:space:]]/} ]]; then
+    builtin printf '\r\033[Kcmdai: type what you want (or a command to explain), then press Ctrl-G\n' >/dev/tty
+    return 0
+  fi
+  local out
+  out=$("$__cmdai_python" -I -S "$__cmdai_client" --progress --shell bash --cwd "$PWD" \
+        --session "$__cmdai_session" -- "$text" </dev/null 2>/dev/null)
+  local action=${out%%$'\n'*} rest=${out#*$'\n'}
+  local body=${rest#*$'\n'}
+  case $action in
+    insert) READLINE_LINE=$body; READLINE_POINT=${#body} ;;
+    *) READLINE_LINE=$text; READLINE_POINT=${#text} ;;
+  esac
+}
+if [[ -z ${CMDAI_NOBIND-} && -n $__cmdai_key ]]; then
+  builtin bind -m emacs -x "\"$__cmdai_key\": __cmdai_ctrl_g"
+  builtin bind -m vi-insert -x "\"$__cmdai_key\": __cmdai_ctrl_g"
+  builtin bind -m vi-command -x "\"$__cmdai_key\": __cmdai_ctrl_g"
+fi
+# --- end Ctrl-G ---

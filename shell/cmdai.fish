@@ -11,6 +11,13 @@ if status is-interactive
     set -g __cmdai_spool @CMDAI_SPOOL@
     set -g __cmdai_up_arrow @CMDAI_UP_ARROW@
     set -g __cmdai_ctrl_r @CMDAI_CTRL_R@
+    set -g __cmdai_client @CMDAI_CLIENT@
+    # fish 4 names keys like "ctrl-g", fish 3 like "\cg"
+    if test (string split -f1 . -- $version) -ge 4
+        set -g __cmdai_key @CMDAI_KEY_FISH4@
+    else
+        set -g __cmdai_key @CMDAI_KEY_FISH3@
+    end
 
     # Loading the script again keeps the session; the functions below replace themselves.
     if not set -q __cmdai_session
@@ -74,7 +81,34 @@ if status is-interactive
         return 0
     end
 
-    # Key bindings: the history picker (Up on an empty line, Ctrl-R) and Ctrl-G are bound here
-    # by the features that provide them; CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r
-    # are honoured by each of them.
+    # Key bindings: the history picker (Up on an empty line, Ctrl-R) is bound here by the
+    # feature that provides it; CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r are
+    # honoured.
+
+    # --- Ctrl-G: natural language -> command (or an explanation of a command) ---
+    # The client draws its progress on /dev/tty and reads Ctrl-C/Esc itself with the
+    # terminal's signals off; on cancel the user's text is put back as typed.
+    function __cmdai_ctrl_g
+        set -l text (commandline -b | string collect)
+        if not string match -qr '\S' -- "$text"
+            printf '\r\033[Kcmdai: type what you want (or a command to explain), then press Ctrl-G\n' >/dev/tty
+            commandline -f repaint
+            return
+        end
+        set -l out ($__cmdai_python -I -S $__cmdai_client --progress --shell fish --cwd $PWD \
+            --session $__cmdai_session -- "$text" </dev/null 2>/dev/null)
+        if test "$out[1]" = insert
+            set -l body (string join \n -- $out[3..-1] | string collect)
+            commandline -r -- $body
+            commandline -C (string length -- "$body")
+        else
+            commandline -r -- $text
+        end
+        commandline -f repaint
+    end
+    if not set -q CMDAI_NOBIND; and test -n "$__cmdai_key"
+        bind $__cmdai_key __cmdai_ctrl_g
+        bind -M insert $__cmdai_key __cmdai_ctrl_g
+    end
+    # --- end Ctrl-G ---
 end

@@ -12,6 +12,8 @@ typeset -g __cmdai_python=@CMDAI_PYTHON@
 typeset -g __cmdai_spool=@CMDAI_SPOOL@
 typeset -g __cmdai_up_arrow=@CMDAI_UP_ARROW@
 typeset -g __cmdai_ctrl_r=@CMDAI_CTRL_R@
+typeset -g __cmdai_client=@CMDAI_CLIENT@
+typeset -g __cmdai_key=@CMDAI_KEY@
 
 # Loading the script again (e.g. `source ~/.zshrc`) keeps the session and adds no second hook.
 if [[ -z ${__cmdai_session-} ]]; then
@@ -54,3 +56,36 @@ add-zsh-hook precmd __cmdai_precmd
 # Key bindings: the history picker (Up on an empty line, Ctrl-R) and Ctrl-G are bound here by
 # the features that provide them; CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r are
 # honoured by each of them.
+
+# --- Ctrl-G: natural language -> command (or an explanation of a command) ---
+# The client reads Ctrl-C/Esc itself with the terminal's signals off, so cancelling never
+# aborts the line (pitfall 14); on cancel the user's text is put back as typed.
+__cmdai_ctrl_g() {
+  emulate -L zsh
+  local text=$BUFFER
+  if [[ -z ${text//[[:space:]]/} ]]; then
+    zle -M "cmdai: type what you want (or a command to explain), then press Ctrl-G"
+    return 0
+  fi
+  zle -M "cmdai: working…  (Ctrl-C or Esc cancels)"
+  zle -R
+  local out
+  out=$("$__cmdai_python" -I -S "$__cmdai_client" --shell zsh --cwd "$PWD" \
+        --session "$__cmdai_session" -- "$text" </dev/null 2>/dev/null)
+  local action=${out%%$'\n'*} rest=${out#*$'\n'}
+  local message=${rest%%$'\n'*} body=${rest#*$'\n'}
+  case $action in
+    insert) BUFFER=$body; CURSOR=${#BUFFER}; zle -M "$message" ;;
+    explain) zle -M "$message"$'\n'"$body" ;;
+    cancel) BUFFER=$text; CURSOR=${#BUFFER}; zle -M "$message" ;;
+    *) zle -M "${message:-cmdai: no answer (see cmdai daemon status)}" ;;
+  esac
+  zle -R
+}
+zle -N __cmdai_ctrl_g
+if [[ -z ${CMDAI_NOBIND-} && -n $__cmdai_key ]]; then
+  bindkey -M emacs "$__cmdai_key" __cmdai_ctrl_g
+  bindkey -M viins "$__cmdai_key" __cmdai_ctrl_g
+  bindkey -M vicmd "$__cmdai_key" __cmdai_ctrl_g
+fi
+# --- end Ctrl-G ---

@@ -79,7 +79,9 @@ def factories() -> dict[str, str]:
 
 
 def create(name: str, cfg: Any) -> Backend:
-    target = factories().get(name)
+    """The backend registered as ``name``; a ``module:factory`` name is imported directly
+    (a backend that is not packaged with an entry point, e.g. one under development)."""
+    target = factories().get(name) or (name if ":" in name else None)
     if target is None:
         raise NoBackendError(
             f"unknown backend '{name}' in generate.backends",

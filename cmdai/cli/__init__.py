@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "pause": "cmdai.cli.privacy:pause",
     "resume": "cmdai.cli.privacy:resume",
     "stats": "cmdai.cli.stats:stats",
+    "daemon": "cmdai.cli.daemon:daemon",
+    "assist": "cmdai.cli.assist:assist",
+    "explain": "cmdai.cli.assist:explain",
 }
 
 

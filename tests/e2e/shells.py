@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pyte
 
 DEADLINE = 30.0 if os.environ.get("CI") else 10.0
 PROMPT = "P> "
@@ -30,7 +31,7 @@ def cmdai(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Com
 class Shell:
     def __init__(self, shell: str, tmp: Path, *, rc_lines: tuple[str, ...] = (),
                  args: tuple[str, ...] = (), init_args: tuple[str, ...] = (),
-                 load_plugin: bool = True) -> None:
+                 load_plugin: bool = True, extra_env: dict[str, str] | None = None) -> None:
         if shutil.which(shell) is None:
             raise RuntimeError(f"{shell} is not installed (./install.sh --dev installs it)")
         self.name = shell
@@ -49,6 +50,7 @@ class Shell:
             "XDG_CACHE_HOME": str(tmp / "cache"),
             "XDG_RUNTIME_DIR": str(tmp / "run"),
         }
+        self.env.update(extra_env or {})
         for d in ("config", "data", "cache", "run"):
             (tmp / d).mkdir(mode=0o700, exist_ok=True)
         plugin = tmp / f"plugin.{shell}"
@@ -90,7 +92,11 @@ class Shell:
             codec_errors="replace", dimensions=(40, 200), timeout=DEADLINE,
         )
         self.proc.delaybeforesend = None
-        self.proc.expect_exact(PROMPT)
+        self.screen = pyte.Screen(200, 40)
+        # answer the terminal queries (cursor position) a real terminal would (pitfall 4)
+        self.screen.write_process_input = self.proc.send
+        self.stream = pyte.Stream(self.screen)
+        self.wait_for(lambda: PROMPT.rstrip() in self.text(), "the first prompt")
 
     # -- typing ----------------------------------------------------------------------------
     def send(self, text: str) -> None:
@@ -131,16 +137,37 @@ class Shell:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"{self.name}: expected {count} recorded lines, found {n}; screen tail:\n"
-                    f"{self.proc.before[-2000:] if isinstance(self.proc.before, str) else ''}"
+                    f"{self.name}: expected {count} recorded lines, found {n}; screen:\n"
+                    f"{self.text()}"
                 )
             time.sleep(0.02)
 
     def _drain(self) -> None:
-        try:
-            self.proc.read_nonblocking(65536, timeout=0)
-        except (pexpect.TIMEOUT, pexpect.EOF):
-            pass
+        while True:
+            try:
+                data = self.proc.read_nonblocking(65536, timeout=0)
+            except (pexpect.TIMEOUT, pexpect.EOF):
+                return
+            self.stream.feed(data)
+
+    # -- the rendered screen -----------------------------------------------------------------
+    def text(self) -> str:
+        """The screen as text, trailing blanks removed."""
+        self._drain()
+        return "\n".join(line.rstrip() for line in self.screen.display).rstrip()
+
+    def prompt_line(self) -> str:
+        """The last line showing the prompt, without the prompt."""
+        lines = [ln for ln in self.text().splitlines() if ln.startswith(PROMPT.rstrip())]
+        return lines[-1][len(PROMPT):] if lines else ""
+
+    def wait_for(self, predicate, what: str, deadline: float | None = None) -> None:
+        end = time.monotonic() + (deadline or DEADLINE)
+        while not predicate():
+            if time.monotonic() > end:
+                raise AssertionError(f"{self.name}: timed out waiting for {what}; screen:\n"
+                                     f"{self.text()}")
+            time.sleep(0.02)
 
     def history(self) -> list[dict]:
         import json

@@ -1,0 +1,365 @@
+"""The daemon: asyncio, one per user, a unix socket (0600) in a 0700 runtime directory.
+
+It holds the generation backends (and so the model) warm, ingests the spool every second, and
+answers one request per connection. Generation runs in a worker thread; a client that goes away
+cancels its generation; a bad request gets an error line and the daemon carries on; a model that
+fails to load is reported to the client and the daemon keeps serving what it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cmdai import paths
+from cmdai.daemon import protocol
+from cmdai.errors import CmdaiError
+
+INGEST_EVERY = 1.0  # seconds between spool scans
+
+
+class AlreadyRunning(CmdaiError):
+    pass
+
+
+def _rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peer_uid(writer: asyncio.StreamWriter) -> int | None:
+    sock = writer.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None  # macOS: the 0700 directory is the guard
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def prepare_runtime_dir() -> Path:
+    """The runtime directory, created 0700; refuse one that someone else owns."""
+    d = paths.runtime_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = d.stat()
+    if st.st_uid != os.getuid():
+        raise CmdaiError(f"{d} belongs to another user", "set XDG_RUNTIME_DIR or CMDAI_HOME")
+    if st.st_mode & 0o077:
+        os.chmod(d, 0o700)
+    return d
+
+
+class Daemon:
+    def __init__(self, *, idle_unload: float | None = None) -> None:
+        from cmdai import config
+
+        self.cfg = config.load()
+        self.idle_unload = (self.cfg.daemon.idle_unload_minutes * 60
+                            if idle_unload is None else idle_unload)
+        self.started = time.time()
+        self.requests = 0
+        self.errors = 0
+        self.backends: list[Any] | None = None
+        self.backend_error: str | None = None
+        self.last_used = time.monotonic()
+        self.gen_lock = asyncio.Lock()
+        self.stopping = asyncio.Event()
+        self.store = None  # the ingest thread's connection
+        self.gen_store = None  # the generation thread's (an APSW connection is not shared)
+        self.ingested = 0
+        self.lock_fh = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        prepare_runtime_dir()
+        fh = open(protocol.lock_path(), "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            pid = fh.read().strip() or "?"
+            fh.close()
+            raise AlreadyRunning(f"a cmdai daemon is already running (pid {pid})",
+                                 "`cmdai daemon status` shows it; `cmdai daemon stop` stops it")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self.lock_fh = fh
+
+    async def serve(self) -> None:
+        self.acquire_lock()
+        sock_path = protocol.socket_path()
+        # we hold the lock, so a socket file left here belongs to a daemon that died
+        sock_path.unlink(missing_ok=True)
+        old_umask = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(self.handle, path=str(sock_path),
+                                                     limit=protocol.MAX_REQUEST)
+        finally:
+            os.umask(old_umask)
+        os.chmod(sock_path, 0o600)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        tasks = [asyncio.create_task(self.ingest_loop()), asyncio.create_task(self.idle_loop()),
+                 asyncio.create_task(self.preload())]
+        self.log(f"listening on {sock_path} (pid {os.getpid()})")
+        try:
+            async with server:
+                await self.stopping.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            server.close()
+            sock_path.unlink(missing_ok=True)
+            self.unload()
+            self.log("stopped")
+
+    def log(self, message: str) -> None:
+        from cmdai.log import logger
+
+        logger().info("daemon: " + message)
+
+    # -- the model -------------------------------------------------------------------------
+    def _load_backends(self) -> list[Any]:
+        """Create the configured backends once and load the first healthy local model."""
+        if self.backends is None:
+            from cmdai.backends import create
+
+            made = []
+            for name in self.cfg.generate.backends:
+                try:
+                    made.append(create(name, self.cfg.generate))
+                except CmdaiError as exc:
+                    self.log(f"backend {name}: {exc}")
+            self.backends = made
+            for b in made:
+                if hasattr(b, "load") and b.health().ok:
+                    try:
+                        b.load()
+                        self.backend_error = None
+                    except CmdaiError as exc:
+                        self.backend_error = str(exc)
+                        self.log(f"backend {b.name} failed to load: {exc}")
+                    break
+        self.last_used = time.monotonic()
+        return self.backends
+
+    async def preload(self) -> None:
+        async with self.gen_lock:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._load_backends)
+            except Exception as exc:  # noqa: BLE001 - reported in status, never fatal
+                self.backend_error = f"{type(exc).__name__}: {exc}"
+                self.log(f"preload failed: {self.backend_error}")
+
+    def unload(self) -> None:
+        if self.backends is None:
+            return
+        self.backends = None
+        try:
+            from cmdai.backends import llama_cpp
+
+            llama_cpp.close_all()
+        except ImportError:
+            pass
+        import gc
+
+        gc.collect()
+
+    async def idle_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            if (self.idle_unload and self.backends is not None and not self.gen_lock.locked()
+                    and time.monotonic() - self.last_used > self.idle_unload):
+                self.log(f"unloading the model after {self.idle_unload:.0f} s idle")
+                self.unload()
+
+    # -- the spool ---------------------------------------------------------------------------
+    def _ingest(self) -> dict[str, Any]:
+        from cmdai.history import generations
+        from cmdai.history.spool import ingest
+        from cmdai.history.store import Store
+
+        if self.store is None:
+            self.store = Store.open()
+        report = ingest(self.store, paths.spool_dir(), paths.quarantine_file())
+        if report.inserted:
+            generations.link(self.store)
+        self.ingested += report.inserted
+        return {"inserted": report.inserted, "lines": report.lines, "bad": report.bad}
+
+    async def ingest_loop(self) -> None:
+        spool = paths.spool_dir()
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if spool.is_dir() and any(p.name.endswith(".tsv") for p in os.scandir(spool)):
+                    await loop.run_in_executor(None, self._ingest)
+            except Exception as exc:  # noqa: BLE001 - the spool stays; the next scan retries
+                self.log(f"ingest failed: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(INGEST_EVERY)
+
+    # -- requests --------------------------------------------------------------------------
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            uid = _peer_uid(writer)
+            if uid is not None and uid != os.getuid():
+                await self.send(writer, {"type": "error", "code": 1,
+                                         "message": "this daemon serves its own user only"})
+                return
+            try:
+                line = await asyncio.wait_for(reader.readline(), timeout=10)
+            except (asyncio.LimitOverrunError, ValueError):
+                raise protocol.ProtocolError("request line too long") from None
+            if not line:
+                return
+            request = protocol.decode_request(line)
+            self.requests += 1
+            await self.dispatch(request, reader, writer)
+        except protocol.ProtocolError as exc:
+            self.errors += 1
+            await self.send(writer, {"type": "error", "code": 2, "message": str(exc)})
+        except (ConnectionError, asyncio.TimeoutError):
+            pass
+        except Exception as exc:  # noqa: BLE001 - one bad request never stops the daemon
+            self.errors += 1
+            self.log(f"request failed: {type(exc).__name__}: {exc}")
+            await self.send(writer, {"type": "error", "code": 1,
+                                     "message": f"internal error: {type(exc).__name__}: {exc}"})
+        finally:
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+
+    async def send(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
+        try:
+            writer.write(protocol.encode(message))
+            await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+
+    async def dispatch(self, request: dict[str, Any], reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        op = request["op"]
+        if op == "ping":
+            await self.send(writer, {"type": "pong", "pid": os.getpid()})
+        elif op == "status":
+            await self.send(writer, {"type": "status", **self.status()})
+        elif op == "ingest":
+            result = await asyncio.get_running_loop().run_in_executor(None, self._ingest)
+            await self.send(writer, {"type": "ingested", **result})
+        elif op == "shutdown":
+            await self.send(writer, {"type": "bye"})
+            self.stopping.set()
+        else:
+            await self.answer(request, reader, writer)
+
+    def status(self) -> dict[str, Any]:
+        loaded = []
+        for b in self.backends or []:
+            loaded.append({"name": b.name, "model": getattr(b, "model_name", None)})
+        return {
+            "pid": os.getpid(), "uptime_s": round(time.time() - self.started, 1),
+            "requests": self.requests, "errors": self.errors, "rss_kb": _rss_kb(),
+            "backends": loaded, "model_loaded": self.backends is not None,
+            "backend_error": self.backend_error, "ingested": self.ingested,
+            "python": sys.executable,
+        }
+
+    async def answer(self, request: dict[str, Any], reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
+        from cmdai.assist import assist
+
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def on_event(message: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(events.put_nowait, message)
+
+        mode = {"assist": "auto", "generate": "generate", "explain": "explain"}[request["op"]]
+        await self.send(writer, {"type": "progress", "stage": "queued"})
+
+        def work() -> dict[str, Any]:
+            backends = self._load_backends()
+            if self.gen_store is None:
+                from cmdai.history.store import Store
+
+                self.gen_store = Store.open()
+            return assist(request.get("text", ""), cwd=request.get("cwd") or os.getcwd(),
+                          shell=request.get("shell") or "bash",
+                          session=request.get("session") or "", mode=mode,
+                          cfg=self.cfg.generate, backends=backends or None,
+                          on_event=on_event, cancel=cancel, store=self.gen_store)
+
+        async def watch_disconnect() -> None:
+            await reader.read()  # returns at EOF: the client went away (or half-closed)
+            if reader.at_eof():
+                cancel.set()
+
+        watcher = asyncio.create_task(watch_disconnect())
+        async with self.gen_lock:
+            job = loop.run_in_executor(None, work)
+            while True:
+                getter = asyncio.create_task(events.get())
+                done, _ = await asyncio.wait({getter, job}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    await self.send(writer, getter.result())
+                    continue
+                getter.cancel()
+                break
+            while not events.empty():
+                await self.send(writer, events.get_nowait())
+        watcher.cancel()
+        try:
+            result = job.result()
+        except CmdaiError as exc:
+            self.errors += 1
+            await self.send(writer, {"type": "error", "code": int(exc.exit_code),
+                                     "message": exc.message, "hint": exc.hint})
+            return
+        await self.send(writer, result)
+
+
+def run_foreground() -> None:
+    """Run the daemon in this process until SIGTERM or a shutdown request."""
+    daemon = Daemon()
+    try:
+        asyncio.run(daemon.serve())
+    finally:
+        for store in (daemon.store, daemon.gen_store):
+            if store is not None:
+                store.close()
+
+
+def request(message: dict[str, Any], timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Send one request and read every reply line (for the CLI and tests)."""
+    path = protocol.socket_path()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(json.dumps({"v": protocol.VERSION, **message}).encode() + b"\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return [json.loads(line) for line in data.splitlines() if line.strip()]

@@ -1,0 +1,150 @@
+"""Ctrl-G end to end in real zsh, bash and fish: the widget, the stdlib client, the daemon."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import apsw
+import pytest
+
+from cmdai import models
+from tests.e2e.shells import Shell, cmdai
+
+ROOT = Path(__file__).resolve().parents[2]
+SHELLS = ["zsh", "bash", "fish"]
+pytestmark = pytest.mark.e2e
+
+
+def make_shell(tmp: Path, name: str, *, backend: str, answer: str = "", delay: float = 0,
+               model_src: Path | None = None) -> Shell:
+    home = tmp / "cmdai"
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    if backend == "double":
+        backends = '["tests.doubles:FixedBackend"]'
+    else:
+        backends = '["llama_cpp"]'
+    (home / "config" / "config.toml").write_text(
+        f'[generate]\nbackends = {backends}\nmodel = "qwen2.5-coder-0.5b"\nhistory_examples = 0\n'
+        "docs = false\n"
+    )
+    if model_src is not None:
+        dest = home / "data" / "models"
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / model_src.name
+        target.symlink_to(model_src)
+        shutil.copy(str(model_src) + ".verified", str(target) + ".verified")
+    env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": answer, "CMDAI_TEST_DELAY": str(delay)}
+    return Shell(name, tmp, extra_env=env)
+
+
+@pytest.fixture
+def shells(tmp_path):
+    opened: list[Shell] = []
+
+    def make(name: str, **kw) -> Shell:
+        sh = make_shell(tmp_path / name, name, **kw)
+        opened.append(sh)
+        return sh
+
+    yield make
+    for sh in opened:
+        cmdai("daemon", "stop", env=sh.env, check=False)
+        sh.close()
+
+
+def ctrl_g(sh: Shell, text: str) -> None:
+    sh.send(text)
+    sh.wait_for(lambda: sh.prompt_line() == text, "the typed text")
+    sh.send("\x07")
+
+
+def generations(sh: Shell) -> list[tuple]:
+    db = sh.tmp / "cmdai" / "data" / "history.db"
+    conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        return conn.execute(
+            "SELECT request, command, kind, level, inserted, history_id, edited FROM generations"
+            " ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_real_model_puts_a_command_in_the_buffer_and_does_not_run_it(shells, installed, name):
+    src = installed("qwen2.5-coder-0.5b")
+    sh = shells(name, backend="llama_cpp", model_src=src)
+    text = "list all files in this directory with their sizes"
+    before = sh.spool_lines()
+    ctrl_g(sh, text)
+    sh.wait_for(lambda: sh.prompt_line() not in ("", text) and "cmdai: " in sh.text()
+                and "working" not in sh.text().splitlines()[-1],
+                "a generated command", deadline=240)
+    command = sh.prompt_line()
+    assert "safe" in sh.text() or "moderate" in sh.text(), sh.text()
+    time.sleep(0.4)
+    assert sh.spool_lines() == before, "the generated command must not run"
+    # the buffer holds the command for editing: clear it and recording still works
+    sh.send("\x15")
+    sh.wait_for(lambda: sh.prompt_line() == "", "an empty line")
+    sh.run("echo still-recording")
+    assert sh.history()[-1]["command"] == "echo still-recording"
+    (row,) = generations(sh)
+    assert row[0] == text and row[1] == command.strip() and row[2] == "command"
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_inserted_command_runs_only_on_enter_and_is_linked(shells, name):
+    sh = shells(name, backend="double", answer="echo linked-ok\n# prints a word")
+    ctrl_g(sh, "say linked ok")
+    sh.wait_for(lambda: sh.prompt_line() == "echo linked-ok", "the proposal in the buffer")
+    assert "cmdai: safe" in sh.text()
+    time.sleep(0.3)
+    assert sh.history() == []
+    sh.send("\r")  # the user runs it
+    sh.wait_spool(1)
+    assert [e["command"] for e in sh.history()] == ["echo linked-ok"]
+    rows = generations(sh)
+    assert rows[0][:5] == ("say linked ok", "echo linked-ok", "command", "safe", 1)
+    assert rows[0][5] is not None and rows[0][6] == 0  # linked, not edited
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_critical_command_is_not_inserted(shells, name):
+    sh = shells(name, backend="double", answer="rm -rf / --no-preserve-root\n# wipe everything")
+    text = "free some disk space"
+    ctrl_g(sh, text)
+    sh.wait_for(lambda: "not inserted" in sh.text(), "the refusal message")
+    assert "critical" in sh.text()
+    assert sh.prompt_line() == text
+    sh.send("\x15")
+    sh.run("echo after-refusal")
+    assert [e["command"] for e in sh.history()] == ["echo after-refusal"]
+
+
+@pytest.mark.parametrize("name,key", [("zsh", "\x03"), ("bash", "\x03"), ("fish", "\x03"),
+                                      ("zsh", "\x1b")])
+def test_cancel_restores_the_text_exactly(shells, name, key):
+    sh = shells(name, backend="double", answer="echo never\n# never", delay=60)
+    text = "find   the 'big' files ✓"
+    ctrl_g(sh, text)
+    time.sleep(1.0)  # the request is under way (the double waits 60 s)
+    sh.send(key)
+    sh.wait_for(lambda: "cancelled" in sh.text() and sh.prompt_line() == text,
+                "the text restored after cancel")
+    sh.send("\x15")
+    sh.run("echo after-cancel")
+    assert [e["command"] for e in sh.history()] == ["echo after-cancel"]
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_empty_line_gives_a_hint_and_a_command_gets_an_explanation(shells, name):
+    sh = shells(name, backend="double", answer="It lists the files with details.")
+    sh.send("\x07")
+    sh.wait_for(lambda: "type what you want" in sh.text(), "the hint")
+    assert sh.prompt_line() == ""
+    ctrl_g(sh, "ls -la /tmp")
+    sh.wait_for(lambda: "It lists the files with details." in sh.text(), "the explanation")
+    assert sh.prompt_line() == "ls -la /tmp"
+    assert sh.history() == []

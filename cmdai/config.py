@@ -24,6 +24,7 @@ from cmdai.errors import ConfigError
 class KeysConfig:
     up_arrow: bool = True  # Up on an empty line opens the history picker
     ctrl_r: bool = True  # Ctrl-R opens the history picker
+    generate: str = "ctrl-g"  # the key that turns the line into a command: ctrl-X, alt-X, none
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,18 @@ class GenerateConfig:
     docs: bool = True  # add whatis/--help lines of the utilities the request names
     listing: bool = True  # add a short listing of the cwd
     grammar: bool = False  # constrain output to "command line + # explanation" (GBNF)
+    explain: bool = True  # ask for the "# explanation" line (costs ~0.5-1 s on a 2-core CPU)
     server_url: str = "http://127.0.0.1:8080"  # OpenAI-compatible server (llama-server, Ollama, vLLM)
     server_model: str = ""  # model name sent to the server; empty = the server's first model
     server_api_key_env: str = ""  # NAME of the environment variable holding the API key
     server_timeout: float = 30.0  # seconds, for connecting and between streamed chunks
     mlx_model: str = ""  # an MLX model folder (Apple Silicon)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    autostart: bool = True  # Ctrl-G starts the daemon when it is not running
+    idle_unload_minutes: float = 30.0  # free the model after this long unused; 0 = never
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class Config:
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     source: str = field(default="<defaults>", compare=False)
 

@@ -21,17 +21,52 @@ def test_init_fills_in_absolute_paths(cmdai_home, shell):
     assert sys.executable in out
     assert str(cmdai_home / "data" / "spool") in out
     assert (cmdai_home / "data" / "spool").is_dir()
+    client = str(ROOT / "cmdai" / "client.py")
+    assert client in out
     assert out == (ROOT / "shell" / f"cmdai.{shell}").read_text().replace(
         "@CMDAI_PYTHON@", sys.executable).replace(
         "@CMDAI_SPOOL@", str(cmdai_home / "data" / "spool")).replace(
-        "@CMDAI_UP_ARROW@", "1").replace("@CMDAI_CTRL_R@", "1")
+        "@CMDAI_CLIENT@", client).replace(
+        "@CMDAI_UP_ARROW@", "1").replace("@CMDAI_CTRL_R@", "1").replace(
+        "@CMDAI_KEY@", "'\\C-g'" if shell == "bash" else "'^G'").replace(
+        "@CMDAI_KEY_FISH3@", "\\cg").replace("@CMDAI_KEY_FISH4@", "ctrl-g")
 
 
 def test_init_flags(cmdai_home):
     out = subprocess.run(
-        [sys.executable, "-m", "cmdai", "init", "zsh", "--disable-up-arrow", "--disable-ctrl-r"],
-        capture_output=True, text=True, check=True).stdout
+        [sys.executable, "-m", "cmdai", "init", "zsh", "--disable-up-arrow", "--disable-ctrl-r",
+         "--key", "alt-k"], capture_output=True, text=True, check=True).stdout
     assert "__cmdai_up_arrow=0" in out and "__cmdai_ctrl_r=0" in out
+    assert "__cmdai_key='^[k'" in out
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("ctrl-g", {"zsh": "^G", "bash": "\\C-g", "fish3": "\\cg", "fish4": "ctrl-g"}),
+    ("Alt-E", {"zsh": "^[e", "bash": "\\ee", "fish3": "\\ee", "fish4": "alt-e"}),
+    ("none", {"zsh": "", "bash": "", "fish3": "", "fish4": ""}),
+])
+def test_key_sequences(key, expected):
+    from cmdai.shellinit import key_sequences
+
+    assert key_sequences(key) == expected
+
+
+@pytest.mark.parametrize("key", ["f5", "ctrl-", "ctrl-gg", "super-g"])
+def test_bad_keys_are_usage_errors(key):
+    from cmdai.errors import UsageError
+    from cmdai.shellinit import key_sequences
+
+    with pytest.raises(UsageError, match="ctrl-<letter> or alt-<letter>"):
+        key_sequences(key)
+
+
+def test_key_from_config_and_none(cmdai_home):
+    cfg = cmdai_home / "config" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text('[keys]\ngenerate = "none"\n')
+    out = subprocess.run([sys.executable, "-m", "cmdai", "init", "fish"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "set -g __cmdai_key ''" in out
 
 
 @pytest.mark.parametrize("shell,check", [

@@ -2,8 +2,9 @@
 
 ``FixedBackend`` is a generation backend configured through the config like any other
 (``generate.backends = ["tests.doubles:FixedBackend"]``, with the repository on PYTHONPATH):
-it answers with the text in $CMDAI_TEST_ANSWER after $CMDAI_TEST_DELAY seconds, streaming it
-word by word and honouring cancellation.
+it answers with the text in $CMDAI_TEST_ANSWER after $CMDAI_TEST_DELAY seconds (only for
+requests that mention "slow" when $CMDAI_TEST_DELAY_SLOW_ONLY is set), streaming it word by word
+and honouring cancellation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class FixedBackend:
     def complete(self, request: Request) -> Completion:
         answer = os.environ.get("CMDAI_TEST_ANSWER", "echo hello\n# prints hello")
         delay = float(os.environ.get("CMDAI_TEST_DELAY", "0"))
+        if os.environ.get("CMDAI_TEST_DELAY_SLOW_ONLY") and "slow" not in request.user:
+            delay = 0
         t0 = time.perf_counter()
         end = time.monotonic() + delay
         while time.monotonic() < end:

@@ -32,6 +32,7 @@ class HistoryConfig:
     store_failed: bool = True  # record commands that exited non-zero
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands not to record
     ignore_dirs: list[str] = field(default_factory=list)  # directories (and below; ~ and * allowed) not to record in
+    ignore_dirs: list[str] = field(default_factory=list)  # directories (and below; ~ and * allowed) not to record in
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,20 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    redact: bool = True  # replace secrets with <redacted:KIND> before anything is stored or prompted
+    disabled_rules: list[str] = field(default_factory=list)  # redaction rule ids to turn off
+    extra_patterns: list[str] = field(default_factory=list)  # your own regexes to redact (kind: custom)
+
+
+@dataclass(frozen=True)
 class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
@@ -131,6 +140,17 @@ def _check_value(key: str, expected: Any, value: Any, where: str) -> Any:
     if choices and value not in choices:
         raise ConfigError(f"{where}: '{key}' must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+REGEX_LISTS = frozenset({"history.ignore_commands", "privacy.extra_patterns"})
+
+
+def _check_regexes(key: str, value: list[str], where: str) -> None:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{where}: '{key}': bad regex {pattern!r}: {exc}") from None
 
 
 REGEX_LISTS = frozenset({"history.ignore_commands", "privacy.extra_patterns"})
@@ -236,6 +256,18 @@ def set_value(dotted: str, raw: str, path: Path | None = None) -> Any:
     return value
 
 
+def _trailing_comment(line: str) -> str:
+    """The `  # comment` after a `key = value` line's value ('#' inside a string is not one)."""
+    eq = line.index("=")
+    for m in re.finditer(r"\s*#", line[eq + 1:]):
+        try:
+            tomllib.loads("v = " + line[eq + 1:eq + 1 + m.start()])
+        except tomllib.TOMLDecodeError:
+            continue
+        return line[eq + 1 + m.start():]
+    return ""
+
+
 def _replace_key(text: str, section: str, key: str, rendered: str) -> str:
     lines = text.splitlines()
     header = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
@@ -250,7 +282,7 @@ def _replace_key(text: str, section: str, key: str, rendered: str) -> str:
             current = m.group(1)
             continue
         if current == section and assign.match(line):
-            lines[i] = f"{key} = {rendered}"
+            lines[i] = f"{key} = {rendered}{_trailing_comment(line)}"
             return "\n".join(lines) + "\n"
     if current == section and insert_at is None:
         insert_at = len(lines)

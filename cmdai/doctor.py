@@ -48,6 +48,15 @@ def run() -> dict[str, Any]:
         f"active in this shell (session {session})" if session
         else "not active in this shell: add the `cmdai init` line to your shell's rc file",
     ))
+    if session:
+        from cmdai import privacy
+
+        try:
+            paused = privacy.is_paused(session)
+        except Exception:  # noqa: BLE001 - doctor reports, never fails
+            paused = False
+        checks.append(Check("recording", True, "paused in this shell (`cmdai resume` restarts it)"
+                            if paused else "on in this shell (`cmdai pause` stops it)"))
     spool = paths.spool_dir()
     newest = max((p.stat().st_mtime for p in spool.glob("*.tsv")), default=None) if spool.is_dir() else None
     checks.append(Check(

@@ -7,9 +7,30 @@ import json
 import click
 
 
-@click.group()
-def config() -> None:
-    """Show and change settings (TOML in the XDG config dir)."""
+@click.group(invoke_without_command=True)
+@click.pass_context
+def config(ctx: click.Context) -> None:
+    """Show and change settings (TOML in the XDG config dir).
+
+    Without a subcommand, on a terminal: a full-screen form over every setting (Ctrl-S saves
+    what changed, keeping the file's comments)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        click.echo(ctx.get_help())
+        return
+    from cmdai import paths
+    from cmdai.config_form import ConfigForm
+
+    changes = ConfigForm().run()
+    if changes is None:
+        click.echo("cmdai: settings unchanged", err=True)
+        return
+    for key, value in changes:
+        click.echo(f"{key} = {json.dumps(value)}", err=True)
+    click.echo(f"cmdai: {len(changes)} setting(s) written to {paths.config_file()}", err=True)
 
 
 @config.command()

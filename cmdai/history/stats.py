@@ -34,6 +34,12 @@ SUBCOMMAND_TOOLS = frozenset({
     "fly", "flyctl", "firebase", "wrangler", "vercel", "supabase", "stripe", "zfs", "zpool",
     "lxc", "virsh", "ufw", "firewall-cmd", "nmcli", "openssl", "ansible-galaxy", "pulumi",
 })
+# global options that take a value in the SUBCOMMAND_TOOLS that have them
+OPTION_ARGS = frozenset({
+    "-C", "-c", "--git-dir", "--work-tree", "-n", "--namespace", "--context", "--kubeconfig",
+    "-H", "--host", "--config", "--kube-context", "--profile", "--region", "--project",
+    "--manifest-path", "-f", "--file", "-p", "--project-name", "--project-directory",
+})
 _ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _SUB = re.compile(r"[a-z][a-z0-9:_-]{0,30}")
 
@@ -59,9 +65,12 @@ def command_words(command: str) -> tuple[str, str | None]:
     program = os.path.basename(words[i]).rstrip(";|&")
     sub = None
     if program in SUBCOMMAND_TOOLS:
-        for w in words[i + 1:i + 4]:
-            if w.startswith("-"):
-                continue  # git -C dir status: options before the subcommand are skipped once
+        rest = iter(words[i + 1:i + 8])
+        for w in rest:
+            if w.startswith("-") or w.startswith("+"):  # options before the subcommand
+                if w in OPTION_ARGS:
+                    next(rest, None)  # git -C DIR status, kubectl -n NS get
+                continue
             if _SUB.fullmatch(w):
                 sub = f"{program} {w}"
             break

@@ -32,7 +32,6 @@ class HistoryConfig:
     store_failed: bool = True  # record commands that exited non-zero
     ignore_commands: list[str] = field(default_factory=list)  # regexes of commands not to record
     ignore_dirs: list[str] = field(default_factory=list)  # directories (and below; ~ and * allowed) not to record in
-    ignore_dirs: list[str] = field(default_factory=list)  # directories (and below; ~ and * allowed) not to record in
 
 
 @dataclass(frozen=True)
@@ -81,20 +80,12 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
-class PrivacyConfig:
-    redact: bool = True  # replace secrets with <redacted:KIND> before anything is stored or prompted
-    disabled_rules: list[str] = field(default_factory=list)  # redaction rule ids to turn off
-    extra_patterns: list[str] = field(default_factory=list)  # your own regexes to redact (kind: custom)
-
-
-@dataclass(frozen=True)
 class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     history: HistoryConfig = field(default_factory=HistoryConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
-    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
@@ -140,17 +131,6 @@ def _check_value(key: str, expected: Any, value: Any, where: str) -> Any:
     if choices and value not in choices:
         raise ConfigError(f"{where}: '{key}' must be one of {', '.join(choices)}, got {value!r}")
     return value
-
-
-REGEX_LISTS = frozenset({"history.ignore_commands", "privacy.extra_patterns"})
-
-
-def _check_regexes(key: str, value: list[str], where: str) -> None:
-    for pattern in value:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(f"{where}: '{key}': bad regex {pattern!r}: {exc}") from None
 
 
 REGEX_LISTS = frozenset({"history.ignore_commands", "privacy.extra_patterns"})

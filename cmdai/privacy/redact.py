@@ -116,8 +116,13 @@ class Redactor:
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        # keyword -> rules, so the common case is one pass of substring tests
-        self._plan = [(r.keywords, r) for r in rules]
+        self._always = [i for i, r in enumerate(rules) if "" in r.keywords]
+        # each distinct keyword tested once (`in` on the lower-cased text), then its rules run;
+        # faster here than one big alternation regex, which sre scans position by position
+        keywords = sorted({k for r in rules for k in r.keywords if k})
+        self._keywords = [
+            (k, tuple(i for i, r in enumerate(rules) if k in r.keywords)) for k in keywords
+        ]
 
     def redact(self, text: str) -> str:
         return self.redact_kinds(text)[0]
@@ -126,13 +131,17 @@ class Redactor:
         """The redacted text and the kinds of what was redacted (one per secret)."""
         kinds: list[str] = []
         lower = text.lower()
-        for keywords, rule in self._plan:
-            for kw in keywords:
-                if kw in lower:
-                    break
-            else:
-                continue
-            text = self._apply(rule, text, kinds)
+        todo: list[int] | set[int] = self._always
+        for k, ids in self._keywords:
+            if k in lower:
+                if todo is self._always:
+                    todo = set(self._always)
+                todo.update(ids)  # type: ignore[union-attr]
+        if todo is not self._always:
+            todo = sorted(todo)
+        rules = self.rules
+        for i in todo:  # in rule order: earlier rules win
+            text = self._apply(rules[i], text, kinds)
         return text, kinds
 
     @staticmethod

@@ -73,6 +73,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX generations_session ON generations(session, timestamp);
     CREATE INDEX generations_history ON generations(history_id);
     """,
+    # 3: sentence embeddings of unique command texts (cmdai.semantic), and how far through the
+    # history the embedder has looked, per model
+    """
+    CREATE TABLE embeddings (
+        model       TEXT    NOT NULL,
+        command     TEXT    NOT NULL,
+        vector      BLOB    NOT NULL,          -- float32, little endian, unit length
+        PRIMARY KEY (command, model)           -- by command first: the triggers look it up
+    ) WITHOUT ROWID;
+    CREATE TABLE embed_state (
+        model       TEXT    PRIMARY KEY,
+        last_id     INTEGER NOT NULL           -- history rows up to here have been looked at
+    );
+    -- a deleted (wiped) or removed command leaves the embeddings once no live row has its text
+    CREATE TRIGGER embeddings_wipe AFTER UPDATE OF command ON history
+    WHEN old.command <> new.command BEGIN
+        DELETE FROM embeddings WHERE command = old.command AND NOT EXISTS (
+            SELECT 1 FROM history WHERE command = old.command AND deleted_at IS NULL);
+    END;
+    CREATE TRIGGER embeddings_delete AFTER DELETE ON history BEGIN
+        DELETE FROM embeddings WHERE command = old.command AND NOT EXISTS (
+            SELECT 1 FROM history WHERE command = old.command AND deleted_at IS NULL);
+    END;
+    """,
 ]
 
 _COLUMNS = ", ".join(
@@ -232,15 +256,28 @@ class Store:
         ).fetchall()
         return _row_to_entry(rows[0]) if rows else None
 
+    def _newest(self, where: str, args: list[Any], limit: int,
+                match: str | None = None) -> list[Entry]:
+        """Entries satisfying ``where`` (and the FTS5 query ``match``), newest first."""
+        if match is not None:
+            sql = (f"SELECT {_COLUMNS} FROM history h JOIN history_fts f ON f.rowid = h.id"
+                   f" WHERE history_fts MATCH ? AND {where}")
+            args = [match, *args]
+        else:
+            sql = f"SELECT {_COLUMNS} FROM history h WHERE {where}"
+        rows = self.conn.execute(
+            sql + " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?", (*args, limit)
+        ).fetchall()
+        return [_row_to_entry(r) for r in rows]
+
+    @staticmethod
+    def _phrase(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"'
+
     def list(self, limit: int = 20, filters: Filters = Filters()) -> list[Entry]:
         """The most recent entries, newest first."""
         where, args = filters.sql()
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM history h WHERE {where}"
-            " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
-            (*args, limit),
-        ).fetchall()
-        return [_row_to_entry(r) for r in rows]
+        return self._newest(where, args, limit)
 
     def search_prefix(self, prefix: str, limit: int = 20, filters: Filters = Filters()) -> list[Entry]:
         """Entries whose command starts with ``prefix`` (case-sensitive), newest first.
@@ -252,20 +289,8 @@ class Store:
         if prefix:
             where += " AND substr(h.command, 1, ?) = ?"
             args += [len(prefix), prefix]
-        if len(prefix) >= 3:
-            rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM history h JOIN history_fts f ON f.rowid = h.id"
-                f" WHERE history_fts MATCH ? AND {where}"
-                " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
-                ('"' + prefix.replace('"', '""') + '"', *args, limit),
-            ).fetchall()
-        else:
-            rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM history h WHERE {where}"
-                " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-        return [_row_to_entry(r) for r in rows]
+        return self._newest(where, args, limit,
+                            self._phrase(prefix) if len(prefix) >= 3 else None)
 
     def search_fulltext(self, query: str, limit: int = 20, filters: Filters = Filters()) -> list[Entry]:
         """Entries containing every word of ``query`` as a substring (case-insensitive).
@@ -273,27 +298,11 @@ class Store:
         Words of three characters or more go through the trigram FTS5 index; shorter ones are
         checked with instr() on the candidates. Newest first.
         """
-        words = query.split()
-        if not words:
-            return self.list(limit, filters)
-        long_words = [w for w in words if len(w) >= 3]
-        short_words = [w for w in words if len(w) < 3]
         where, args = filters.sql()
-        for w in short_words:
-            where += " AND instr(lower(h.command), ?) > 0"
-            args.append(w.lower())
-        if long_words:
-            match = " AND ".join('"' + w.replace('"', '""') + '"' for w in long_words)
-            sql = (
-                f"SELECT {_COLUMNS} FROM history h JOIN history_fts f ON f.rowid = h.id"
-                f" WHERE history_fts MATCH ? AND {where}"
-                " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?"
-            )
-            rows = self.conn.execute(sql, (match, *args, limit)).fetchall()
-        else:
-            rows = self.conn.execute(
-                f"SELECT {_COLUMNS} FROM history h WHERE {where}"
-                " ORDER BY h.timestamp DESC, h.id DESC LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-        return [_row_to_entry(r) for r in rows]
+        long_words = [w for w in query.split() if len(w) >= 3]
+        for w in query.split():
+            if len(w) < 3:
+                where += " AND instr(lower(h.command), ?) > 0"
+                args.append(w.lower())
+        match = " AND ".join(self._phrase(w) for w in long_words) if long_words else None
+        return self._newest(where, args, limit, match)

@@ -48,7 +48,7 @@ def test_set_keeps_comments_and_other_keys(cmdai_home):
     config.set_value("search.limit", "7")
     config.set_value("safety.policy", "permissive")
     text = f.read_text()
-    assert text.startswith("# my settings\n[safety]\npolicy = \"permissive\"\n")
+    assert text.startswith("# my settings\n[safety]\npolicy = \"permissive\"  # careful\n")
     cfg = config.load()
     assert (cfg.keys.up_arrow, cfg.keys.ctrl_r, cfg.search.limit) == (False, False, 7)
 

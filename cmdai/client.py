@@ -14,18 +14,49 @@ when that fails it runs the request in-process (``cmdai assist --stream``), slow
 so once per shell session.
 """
 
-import json
+# The import list is the client's whole cost: `json` pulls in `re` (~6 ms), `socket` and
+# `signal` pull in `enum` (~4 ms), `subprocess` and `argparse` ~4 ms more. So the client uses the
+# C modules underneath them, and imports subprocess only to start the daemon.
+import _json
+import _signal
+import _socket
 import os
 import select
-import signal
-import socket
-import subprocess
 import sys
 import time
 
 VERSION = 1  # the daemon protocol version (cmdai/daemon/protocol.py)
 CANCEL_KEYS = (b"\x03", b"\x1b")  # Ctrl-C, Esc
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class _JsonContext:
+    """What _json.make_scanner needs: json.JSONDecoder's attributes, without importing it."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # NaN, Infinity
+    memo = {}
+
+
+_scan = _json.make_scanner(_JsonContext())
+
+
+def loads(text):
+    value, end = _scan(text, 0)
+    return value
+
+
+def dumps(message):
+    """A JSON object of strings and ints (all a request holds)."""
+    parts = []
+    for key, value in message.items():
+        enc = str(value) if isinstance(value, int) else _json.encode_basestring_ascii(value)
+        parts.append("%s:%s" % (_json.encode_basestring_ascii(key), enc))
+    return "{" + ",".join(parts) + "}"
 
 
 def runtime_dir():
@@ -109,21 +140,18 @@ class Connection:
             return None
         self.buffer += chunk
         *lines, self.buffer = self.buffer.split(b"\n")
-        return [json.loads(line) for line in lines if line.strip()]
+        return [loads(line.decode()) for line in lines if line.strip()]
 
     def close(self):
         if self.sock:
             self.sock.close()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+            self.proc.wait()
 
 
 def connect(path, timeout=2.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
         s.connect(path)
@@ -148,18 +176,41 @@ def notice_once(run_dir, session, text):
     return True
 
 
-def main(argv):
-    import argparse
+class Args:
+    shell = "bash"
+    cwd = None
+    session = os.environ.get("CMDAI_SESSION", "")
+    op = "assist"
+    progress = False
+    python = sys.executable
 
-    ap = argparse.ArgumentParser(prog="cmdai-client")
-    ap.add_argument("--shell", default="bash")
-    ap.add_argument("--cwd", default=None)
-    ap.add_argument("--session", default=os.environ.get("CMDAI_SESSION", ""))
-    ap.add_argument("--op", default="assist", choices=["assist", "generate", "explain", "ping"])
-    ap.add_argument("--progress", action="store_true", help="draw progress on /dev/tty")
-    ap.add_argument("--python", default=sys.executable, help="the interpreter that has cmdai")
-    ap.add_argument("text", nargs="*")
-    args = ap.parse_args(argv)
+
+def parse_args(argv):
+    """--shell S --cwd DIR --session ID --op OP --progress --python PATH [--] TEXT...
+    (argparse alone would add ~2 ms to every Ctrl-G)."""
+    args, text = Args(), []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--":
+            text.extend(it)
+        elif arg == "--progress":
+            args.progress = True
+        elif arg in ("--shell", "--cwd", "--session", "--op", "--python"):
+            setattr(args, arg[2:], next(it, ""))
+        elif arg.startswith("--"):
+            sys.stderr.write("cmdai-client: unknown option %s\n" % arg)
+            raise SystemExit(2)
+        else:
+            text.append(arg)
+    if args.op not in ("assist", "generate", "explain", "ping"):
+        sys.stderr.write("cmdai-client: unknown op %s\n" % args.op)
+        raise SystemExit(2)
+    args.text = text
+    return args
+
+
+def main(argv):
+    args = parse_args(argv)
     text = " ".join(args.text)
     run_dir = runtime_dir()
     sock_path = os.path.join(run_dir, "daemon.sock")
@@ -170,7 +221,7 @@ def main(argv):
         sys.stdout.write("%s\n%s\n%s" % (action, message, command))
         sys.stdout.flush()
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is read as a key (pitfall 6)
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is read as a key (pitfall 6)
     tty = Tty(args.progress)
     note = ""
     conn = None
@@ -179,18 +230,22 @@ def main(argv):
         sock = connect(sock_path)
         if sock is None:
             tty.show("cmdai: starting the daemon…")
+            import subprocess
+
             started = subprocess.run(
                 [args.python, "-m", "cmdai", "daemon", "start", "--auto"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             sock = connect(sock_path) if started.returncode == 0 else None
         if sock is not None:
-            sock.sendall((json.dumps(request) + "\n").encode())
+            sock.sendall((dumps(request) + "\n").encode())
             conn = Connection(sock=sock)
         else:
             if args.op == "ping":
                 out("error", "cmdai: the daemon is not running")
                 return 1
+            import subprocess
+
             if notice_once(run_dir, args.session, "fallback"):
                 note = " (no daemon: answered in-process, slower; see `cmdai daemon status`)"
             proc = subprocess.Popen(

@@ -1,0 +1,217 @@
+"""Ctrl-G benchmarks: key press to command in the buffer, the client's own overhead, and the
+daemon's memory and CPU over many requests.
+
+    .venv/bin/python benchmarks/bench_ctrl_g.py [--quick] [--model qwen2.5-coder-0.5b]
+
+- key press -> command in the line editor, p50/p95, per shell, with a warm daemon and in-process
+  (no daemon), for an instant test-double backend (the pipeline's own cost) and for a real model;
+- the client alone: `python -I -S client.py --op ping` as a whole process, and a socket round
+  trip from inside Python;
+- the daemon's RSS and CPU time across 1,000 requests (test double), and across 100 requests
+  with the real model.
+
+Prints a table and writes benchmarks/results/ctrl_g.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.shells import Shell  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+CLIENT = ROOT / "cmdai" / "client.py"
+REAL_MODELS = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "cmdai/models"
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def setup_home(home: Path, backend: str, model: str, autostart: bool) -> None:
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    backends = '["tests.doubles:FixedBackend"]' if backend == "double" else '["llama_cpp"]'
+    (home / "config" / "config.toml").write_text(
+        f'[generate]\nbackends = {backends}\nmodel = "{model}"\n'
+        f"[daemon]\nautostart = {'true' if autostart else 'false'}\n")
+    if backend != "double":
+        from cmdai import models
+
+        m = models.get(model)
+        src = REAL_MODELS / m.file
+        if not src.exists():
+            raise SystemExit(f"{src} is missing: run `cmdai model install {model}` first")
+        dest = home / "data" / "models"
+        dest.mkdir(parents=True, exist_ok=True)
+        if not (dest / m.file).exists():
+            (dest / m.file).symlink_to(src)
+            shutil.copy(str(src) + ".verified", str(dest / m.file) + ".verified")
+
+
+def key_to_buffer(shell: str, backend: str, model: str, daemon: bool, n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        setup_home(tmp / "cmdai", backend, model, autostart=daemon)
+        env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": "echo hi\n# says hi"}
+        sh = Shell(shell, tmp, extra_env=env)
+        try:
+            text = "show the files here"
+            times = []
+            for i in range(n + (1 if daemon else 0)):  # daemon: the first request warms it
+                sh.send(text)
+                sh.wait_for(lambda: sh.prompt_line() == text, "typed text")
+                t = time.perf_counter()
+                sh.send("\x07")
+                while True:
+                    line = sh.prompt_line()
+                    if line not in ("", text) and "cmdai" not in line:
+                        break
+                    if time.perf_counter() - t > 300:
+                        raise RuntimeError(f"{shell}: no answer; screen:\n{sh.text()}")
+                    time.sleep(0.002)
+                elapsed = time.perf_counter() - t
+                if not (daemon and i == 0):
+                    times.append(elapsed * 1000)
+                sh.send("\x15")
+                sh.wait_for(lambda: sh.prompt_line() == "", "cleared line")
+        finally:
+            subprocess.run([sys.executable, "-m", "cmdai", "daemon", "stop"], env=sh.env,
+                           capture_output=True)
+            sh.close()
+    return {"shell": shell, "backend": backend if backend == "double" else model,
+            "daemon": daemon, "n": len(times), "p50_ms": statistics.median(times),
+            "p95_ms": pct(times, 95)}
+
+
+def client_overhead(rounds: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "cmdai"
+        setup_home(home, "double", "", autostart=True)
+        env = dict(os.environ, CMDAI_HOME=str(home), PYTHONPATH=str(ROOT))
+        subprocess.run([sys.executable, "-m", "cmdai", "daemon", "start"], env=env, check=True,
+                       capture_output=True)
+        try:
+            proc = []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                out = subprocess.run([sys.executable, "-I", "-S", str(CLIENT), "--op", "ping"],
+                                     env=env, capture_output=True, text=True,
+                                     stdin=subprocess.DEVNULL)
+                proc.append((time.perf_counter() - t) * 1000)
+                assert out.stdout.startswith("keep"), out
+            floor = []
+            for _ in range(rounds):
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], env=env)
+                floor.append((time.perf_counter() - t) * 1000)
+            os.environ["CMDAI_HOME"] = str(home)
+            from cmdai.daemon.server import request
+
+            rtt = []
+            for _ in range(rounds * 5):
+                t = time.perf_counter()
+                request({"op": "ping"})
+                rtt.append((time.perf_counter() - t) * 1000)
+        finally:
+            subprocess.run([sys.executable, "-m", "cmdai", "daemon", "stop"], env=env,
+                           capture_output=True)
+    return {"client_process_ping_p50_ms": statistics.median(proc),
+            "client_process_ping_p95_ms": pct(proc, 95),
+            "python_-I_-S_floor_p50_ms": statistics.median(floor),
+            "socket_round_trip_p50_ms": statistics.median(rtt)}
+
+
+def soak(backend: str, model: str, n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "cmdai"
+        setup_home(home, backend, model, autostart=True)
+        env = dict(os.environ, CMDAI_HOME=str(home), PYTHONPATH=str(ROOT),
+                   CMDAI_TEST_ANSWER="echo hi\n# says hi")
+        subprocess.run([sys.executable, "-m", "cmdai", "daemon", "start"], env=env, check=True,
+                       capture_output=True)
+        os.environ["CMDAI_HOME"] = str(home)
+        from cmdai.daemon.server import request
+
+        try:
+            pid = request({"op": "ping"})[0]["pid"]
+            samples = []
+            step = max(1, n // 10)
+            texts = ["list files", "show disk usage", "find python files", "count lines",
+                     "show running processes"]
+            last_cpu = _cpu_seconds(pid)
+            for i in range(1, n + 1):
+                reply = request({"op": "generate", "text": texts[i % len(texts)], "cwd": tmp},
+                                timeout=120)[-1]
+                assert reply["type"] == "result", reply
+                if i % step == 0:
+                    cpu = _cpu_seconds(pid)
+                    status = request({"op": "status"})[0]
+                    samples.append({"requests": i, "rss_mb": status["rss_kb"] / 1024,
+                                    "cpu_ms_per_request": (cpu - last_cpu) * 1000 / step})
+                    last_cpu = cpu
+        finally:
+            subprocess.run([sys.executable, "-m", "cmdai", "daemon", "stop"], env=env,
+                           capture_output=True)
+    first, last = samples[0], samples[-1]
+    return {"backend": backend if backend == "double" else model, "requests": n,
+            "samples": samples, "rss_first_mb": first["rss_mb"], "rss_last_mb": last["rss_mb"],
+            "cpu_ms_first": first["cpu_ms_per_request"], "cpu_ms_last": last["cpu_ms_per_request"]}
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    args = ap.parse_args()
+    n = 5 if args.quick else 10
+    results: dict = {"model": args.model, "machine": {"cores": os.cpu_count()}}
+    results["client"] = client_overhead(10 if args.quick else 30)
+    rows = []
+    for shell in ("zsh", "bash", "fish"):
+        for daemon in (True, False):
+            rows.append(key_to_buffer(shell, "double", args.model, daemon, n))
+        for daemon in (True, False):
+            rows.append(key_to_buffer(shell, "real", args.model, daemon, 3 if args.quick else 5))
+    results["key_to_buffer"] = rows
+    results["soak"] = [soak("double", args.model, 200 if args.quick else 1000),
+                       soak("real", args.model, 20 if args.quick else 100)]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ctrl_g.json").write_text(json.dumps(results, indent=2))
+
+    c = results["client"]
+    print(f"client process (python -I -S client.py --op ping): p50 {c['client_process_ping_p50_ms']:.1f} ms, "
+          f"p95 {c['client_process_ping_p95_ms']:.1f} ms; python -I -S floor "
+          f"{c['python_-I_-S_floor_p50_ms']:.1f} ms; socket round trip "
+          f"{c['socket_round_trip_p50_ms']:.2f} ms")
+    print(f"\n{'shell':<6} {'backend':<22} {'mode':<11} {'p50 ms':>9} {'p95 ms':>9}")
+    for r in rows:
+        mode = "daemon" if r["daemon"] else "in-process"
+        print(f"{r['shell']:<6} {r['backend']:<22} {mode:<11} {r['p50_ms']:>9.0f} {r['p95_ms']:>9.0f}")
+    print(f"\n{'soak':<22} {'requests':>8} {'RSS first':>10} {'RSS last':>9} {'CPU/req first':>14} {'last':>8}")
+    for s in results["soak"]:
+        print(f"{s['backend']:<22} {s['requests']:>8} {s['rss_first_mb']:>8.0f}MB {s['rss_last_mb']:>7.0f}MB"
+              f" {s['cpu_ms_first']:>12.1f}ms {s['cpu_ms_last']:>6.1f}ms")
+    print(f"\nwrote {RESULTS / 'ctrl_g.json'}")
+
+
+if __name__ == "__main__":
+    main()

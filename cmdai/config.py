@@ -36,8 +36,24 @@ class HistoryConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    mode: str = "fulltext"  # prefix | fulltext
+    mode: str = "hybrid"  # prefix | fulltext | fuzzy | semantic | hybrid
     limit: int = 20
+    filter: str = "all"  # the picker's first filter: all | session | directory | workspace | host
+    enter: str = "insert"  # Enter in the picker: insert (edit before running) | run
+    semantic: bool = True  # embed commands and search by meaning (needs the embedding model)
+    embed_per_call: int = 500  # new commands embedded by one search (the rest: next time)
+    # one score blends these (see README, "Search and the picker")
+    weight_text: float = 1.0  # full-text match (BM25 over the query's words)
+    weight_prefix: float = 0.3  # the command starts with the query
+    weight_fuzzy: float = 0.5  # the query's letters appear in order (fzf-like)
+    weight_semantic: float = 1.0  # cosine similarity of meaning
+    weight_recency: float = 0.35  # recently run (half weight after a day)
+    weight_frequency: float = 0.2  # often run
+    weight_cwd: float = 0.25  # run in the current directory
+    weight_workspace: float = 0.1  # run in the current git workspace
+    weight_session: float = 0.15  # run in this shell session
+    weight_success: float = 0.15  # exited 0
+    min_similarity: float = 0.3  # semantic matches below this are not shown
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,9 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "search.mode": ("prefix", "fulltext"),
+    "search.mode": ("prefix", "fulltext", "fuzzy", "semantic", "hybrid"),
+    "search.filter": ("all", "session", "directory", "workspace", "host"),
+    "search.enter": ("insert", "run"),
     "safety.policy": ("strict", "balanced", "permissive"),
 }
 

@@ -191,3 +191,54 @@ if [[ -z ${CMDAI_NOBIND-} && -n $__cmdai_key ]]; then
   builtin bind -m vi-command -x "\"$__cmdai_key\": __cmdai_ctrl_g"
 fi
 # --- end Ctrl-G ---
+
+# --- history picker ---
+# Up on an empty line and Ctrl-R (seeded with the line) open the picker: prompt-toolkit drawn
+# on /dev/tty, the action and the chosen command on stdout. A key runs a macro of two private
+# sequences: the first (bind -x) runs the picker or decides to fall back, and binds the second
+# to what comes next: previous-history (Up on a non-empty line), accept-line (search.enter =
+# "run"), or a redraw. Honours CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r.
+__cmdai_picker() {  # $1: the text to start the search with
+  local out st
+  out=$("$__cmdai_python" -I -m cmdai search --interactive --widget --query "$1" \
+        </dev/tty 2>/dev/tty)
+  st=$?
+  # prompt-toolkit leaves bracketed paste off (pitfall 3)
+  [[ $(builtin bind -v 2>/dev/null) == *"enable-bracketed-paste on"* ]] &&
+    builtin printf '\e[?2004h' >/dev/tty
+  __cmdai_next=redraw-current-line
+  if (( st == 0 )) && [[ $out == *$'\n'* ]]; then
+    [[ ${out%%$'\n'*} == run ]] && __cmdai_next=accept-line
+    out=${out#*$'\n'}
+    READLINE_LINE=$out
+    READLINE_POINT=${#out}  # characters in bash 5.2 (pitfall 18)
+  fi
+}
+__cmdai_up_widget() {
+  if [[ -z $READLINE_LINE ]]; then
+    __cmdai_picker ""
+  else
+    __cmdai_next=previous-history
+  fi
+  builtin bind "\"\C-x\C-_n\": $__cmdai_next"
+}
+__cmdai_ctrl_r_widget() {
+  __cmdai_picker "$READLINE_LINE"
+  builtin bind "\"\C-x\C-_n\": $__cmdai_next"
+}
+if [[ -z ${CMDAI_NOBIND-} ]]; then
+  for __cmdai_map in emacs vi-insert; do
+    builtin bind -m "$__cmdai_map" '"\C-x\C-_n": redraw-current-line'
+    if [[ $__cmdai_up_arrow == 1 ]]; then  # both Up sequences (pitfall 12)
+      builtin bind -m "$__cmdai_map" -x '"\C-x\C-_u": __cmdai_up_widget'
+      builtin bind -m "$__cmdai_map" '"\e[A": "\C-x\C-_u\C-x\C-_n"'
+      builtin bind -m "$__cmdai_map" '"\eOA": "\C-x\C-_u\C-x\C-_n"'
+    fi
+    if [[ $__cmdai_ctrl_r == 1 ]]; then
+      builtin bind -m "$__cmdai_map" -x '"\C-x\C-_r": __cmdai_ctrl_r_widget'
+      builtin bind -m "$__cmdai_map" '"\C-r": "\C-x\C-_r\C-x\C-_n"'
+    fi
+  done
+  unset __cmdai_map
+fi
+# --- end history picker ---

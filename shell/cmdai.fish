@@ -111,4 +111,57 @@ if status is-interactive
         bind -M insert $__cmdai_key __cmdai_ctrl_g
     end
     # --- end Ctrl-G ---
+
+    # --- history picker ---
+    # Up on an empty line and Ctrl-R (seeded with the line) open the picker: prompt-toolkit
+    # drawn on /dev/tty, the action and the chosen command on stdout. Up on a non-empty line
+    # keeps fish's own up-or-search. Honours CMDAI_NOBIND, --disable-up-arrow, --disable-ctrl-r.
+    function __cmdai_picker
+        # prompt-toolkit leaves bracketed paste off (pitfall 3): fish's own helpers put it back
+        functions -q __fish_disable_bracketed_paste; and __fish_disable_bracketed_paste
+        set -l out ($__cmdai_python -I -m cmdai search --interactive --widget --query "$argv[1]" \
+            </dev/tty 2>/dev/tty)
+        set -l st $status
+        functions -q __fish_enable_bracketed_paste; and __fish_enable_bracketed_paste
+        if test $st -eq 0; and test (count $out) -ge 2
+            set -l cmd (string join \n -- $out[2..-1] | string collect)
+            commandline -r -- $cmd
+            commandline -C (string length -- "$cmd")
+            if test "$out[1]" = run
+                commandline -f execute
+            end
+        end
+        commandline -f repaint
+    end
+    function __cmdai_up_widget
+        if test -z (commandline -b | string collect)
+            __cmdai_picker ''
+        else
+            commandline -f up-or-search
+        end
+    end
+    function __cmdai_ctrl_r_widget
+        __cmdai_picker (commandline -b | string collect)
+    end
+    if not set -q CMDAI_NOBIND
+        set -l fish4 (test (string split -f1 . -- $version) -ge 4; and echo 1)
+        for mode in default insert
+            if test "$__cmdai_up_arrow" = 1
+                if test -n "$fish4"
+                    bind -M $mode up __cmdai_up_widget
+                else
+                    bind -M $mode \e\[A __cmdai_up_widget
+                    bind -M $mode \eOA __cmdai_up_widget
+                end
+            end
+            if test "$__cmdai_ctrl_r" = 1
+                if test -n "$fish4"
+                    bind -M $mode ctrl-r __cmdai_ctrl_r_widget
+                else
+                    bind -M $mode \cr __cmdai_ctrl_r_widget
+                end
+            end
+        end
+    end
+    # --- end history picker ---
 end

@@ -89,3 +89,44 @@ if [[ -z ${CMDAI_NOBIND-} && -n $__cmdai_key ]]; then
   bindkey -M vicmd "$__cmdai_key" __cmdai_ctrl_g
 fi
 # --- end Ctrl-G ---
+
+# --- history picker ---
+# Up on an empty line and Ctrl-R (seeded with the line) open the picker: prompt-toolkit drawn
+# on /dev/tty, the action and the chosen command on stdout. Up on a non-empty line keeps zsh's
+# own motion. Honours CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r.
+__cmdai_picker() {  # $1: the text to start the search with
+  emulate -L zsh
+  local out st
+  # a widget's child gets stdin = /dev/null (pitfall 1): the picker opens /dev/tty itself
+  out=$("$__cmdai_python" -I -m cmdai search --interactive --widget --query "$1" \
+        </dev/tty 2>/dev/tty)
+  st=$?
+  # prompt-toolkit leaves bracketed paste off (pitfall 3)
+  [[ -n ${zle_bracketed_paste[1]-} ]] && builtin print -rn -- "${zle_bracketed_paste[1]}" >/dev/tty
+  if (( st == 0 )) && [[ $out == *$'\n'* ]]; then
+    BUFFER=${out#*$'\n'}
+    CURSOR=${#BUFFER}
+    zle reset-prompt
+    [[ ${out%%$'\n'*} == run ]] && zle accept-line
+  else
+    zle reset-prompt
+  fi
+  return 0
+}
+__cmdai_up_widget() {
+  if [[ -z $BUFFER ]]; then __cmdai_picker ""; else zle up-line-or-history; fi
+}
+__cmdai_ctrl_r_widget() { __cmdai_picker "$BUFFER"; }
+zle -N __cmdai_up_widget
+zle -N __cmdai_ctrl_r_widget
+if [[ -z ${CMDAI_NOBIND-} ]]; then
+  if [[ $__cmdai_up_arrow == 1 ]]; then  # both Up sequences (pitfall 12)
+    bindkey -M emacs '^[[A' __cmdai_up_widget; bindkey -M emacs '^[OA' __cmdai_up_widget
+    bindkey -M viins '^[[A' __cmdai_up_widget; bindkey -M viins '^[OA' __cmdai_up_widget
+  fi
+  if [[ $__cmdai_ctrl_r == 1 ]]; then
+    bindkey -M emacs '^R' __cmdai_ctrl_r_widget
+    bindkey -M viins '^R' __cmdai_ctrl_r_widget
+  fi
+fi
+# --- end history picker ---

@@ -130,25 +130,67 @@ def ingest() -> None:
 
 @click.command()
 @click.argument("query", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="One JSON array of entries.")
-@click.option("--mode", type=click.Choice(["prefix", "fulltext"]), default=None,
-              help="Default: search.mode in the config (fulltext).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of entries (with count, score).")
+@click.option("--mode", type=click.Choice(["prefix", "fulltext", "fuzzy", "semantic", "hybrid"]),
+              default=None, help="Default: search.mode in the config (hybrid).")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @with_filters
+@click.option("--workspace", is_flag=True, help="Only commands run in this git workspace.")
+@click.option("--host", "host", metavar="NAME", help="Only commands run on host NAME.")
+@click.option("-i", "--interactive", is_flag=True,
+              help="Open the picker on the terminal; print the chosen command on stdout.")
+@click.option("--query", "seed", metavar="TEXT", default=None,
+              help="With --interactive: start with TEXT in the search field.")
+@click.option("--widget", is_flag=True, hidden=True,
+              help="For the shell widgets: print the action (insert|run|edit) on the first line.")
 def search(query: tuple[str, ...], as_json: bool, mode: str | None, limit: int | None,
-           cwd: str | None, session: str | None, exit_: int | None) -> None:
-    """Search the history, newest first. fulltext: every word as a substring; prefix: the
-    command starts with QUERY."""
+           cwd: str | None, session: str | None, exit_: int | None, workspace: bool,
+           host: str | None, interactive: bool, seed: str | None, widget: bool) -> None:
+    """Search the history: one row per command (duplicates folded, with a count), best first.
+
+    \b
+    prefix    the command starts with QUERY
+    fulltext  every word of QUERY as a substring, ranked by BM25 and context
+    fuzzy     QUERY's letters in order (fzf-like)
+    semantic  by meaning ("clean up docker volumes" finds `docker volume prune`)
+    hybrid    all of the above blended with recency, frequency, this directory, git workspace,
+              session and success (the default)
+    """
     from cmdai import config
+    from cmdai.semantic.search import Context, HardFilters, Searcher, git_workspace
 
     cfg = config.load()
     mode = mode or cfg.search.mode
     limit = limit or cfg.search.limit
     store, _ = _open()
+    context = Context.current()
+    base = _filters(cwd, session, exit_)
+    filters = HardFilters(cwd=base.cwd, session=base.session, exit=base.exit, hostname=host,
+                          workspace=(git_workspace(context.cwd) or context.cwd) if workspace else None)
+    if interactive:
+        from cmdai.errors import ExitCode
+        from cmdai.ui.picker import pick_on_tty
+
+        choice = pick_on_tty(store, cfg.search, context, query=seed or " ".join(query),
+                             mode=mode, base_filters=filters)
+        if choice is None:  # Esc / Ctrl-C: nothing on stdout, quietly
+            click.get_current_context().exit(int(ExitCode.CANCELLED))
+        click.echo(f"{choice.action}\n{choice.command}" if widget else choice.command)
+        return
+    searcher = Searcher(store, cfg.search, context)
     text = " ".join(query)
-    filters = _filters(cwd, session, exit_)
-    if mode == "prefix":
-        entries = store.search_prefix(text, limit, filters)
-    else:
-        entries = store.search_fulltext(text, limit, filters)
-    _print(entries, as_json)
+    if mode in ("semantic", "hybrid") and text.strip() and searcher.semantic_enabled:
+        from cmdai.semantic.vectors import tty_progress
+
+        if searcher.catalog(filters) and not searcher.load_semantic(progress=tty_progress()):
+            click.echo(f"cmdai: semantic search is off: {searcher.semantic_error}", err=True)
+    hits = searcher.search(text, mode, filters, limit)
+    if as_json:
+        click.echo(json.dumps([h.to_json() for h in hits], ensure_ascii=False))
+        return
+    for h in hits:
+        e = h.entry
+        status = "   " if e.exit is None else f"{e.exit:>3}"
+        dur = "" if e.duration_ms is None else f"{e.duration_ms / 1000:.1f}s"
+        count = f"  (x{h.count})" if h.count > 1 else ""
+        click.echo(f"{e.id:>7}  {_age(e.timestamp):>9}  {status}  {dur:>7}  {e.command}{count}")

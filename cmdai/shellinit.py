@@ -51,10 +51,14 @@ def key_sequences(key: str) -> dict[str, str]:
 def render(shell: str, *, up_arrow: bool = True, ctrl_r: bool = True,
            key: str | None = None) -> str:
     """The script for ``shell``. ``key`` is the Ctrl-G key (default: keys.generate)."""
-    if key is None:
-        from cmdai import config
+    from cmdai import config
 
-        key = config.load().keys.generate
+    keys_cfg = config.load().keys
+    if key is None:
+        key = keys_cfg.generate
+    # the picker's keys: off when the flag or the config (keys.up_arrow, keys.ctrl_r) says so
+    up_arrow = up_arrow and keys_cfg.up_arrow
+    ctrl_r = ctrl_r and keys_cfg.ctrl_r
     keys = key_sequences(key)
     text = script_path(shell).read_text(encoding="utf-8")
     spool = paths.ensure_dir(paths.spool_dir())

@@ -6,12 +6,14 @@ normalisation, so a dot product is the cosine similarity.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from cmdai.semantic import model
 
+GLOSSARY_VERSION = "g1"  # bump when glossary.toml or describe() changes: re-embeds
 _lock = threading.Lock()
 _shared: Embedder | None = None
 
@@ -19,7 +21,7 @@ _shared: Embedder | None = None
 class Embedder:
     """Loads the verified model files; ``embed`` turns texts into unit float32 vectors."""
 
-    model_id = model.MODEL_ID
+    model_id = model.MODEL_ID + "+" + GLOSSARY_VERSION  # what a stored vector was made with
     dim = model.DIM
 
     def __init__(self, threads: int = 0) -> None:
@@ -41,9 +43,13 @@ class Embedder:
                                             providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
 
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> Any:
-        """An (n, dim) float32 array of unit vectors, in the order of ``texts``."""
+    def embed(self, texts: Sequence[str], batch_size: int = 32, *, commands: bool = True) -> Any:
+        """An (n, dim) float32 array of unit vectors, in the order of ``texts``. Commands are
+        embedded with a few words on what their programs do (see glossary.toml)."""
         import numpy as np
+
+        if commands:
+            texts = [describe(t) for t in texts]
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -56,6 +62,7 @@ class Embedder:
         return out
 
     def embed_one(self, text: str) -> Any:
+        """A query: plain words, no glossary."""
         return self._batch([text])[0]
 
     def _batch(self, texts: list[str]) -> Any:
@@ -86,6 +93,46 @@ def prepare(text: str) -> str:
 
 
 _GLUE = str.maketrans({c: " " for c in "-_/.=:|;&"})
+
+_glossary: dict[str, str] | None = None
+_SEGMENTS = re.compile(r"\|\|?|&&|;|\$\(|`")
+
+
+def glossary() -> dict[str, str]:
+    global _glossary
+    if _glossary is None:
+        import tomllib
+        from pathlib import Path
+
+        with open(Path(__file__).with_name("glossary.toml"), "rb") as fh:
+            _glossary = tomllib.load(fh)
+    return _glossary
+
+
+def describe(command: str) -> str:
+    """``command`` followed by what its programs do, e.g. ``free -h: free and used memory``."""
+    words = glossary()
+    glosses: list[str] = []
+    for segment in _SEGMENTS.split(command[:512]):
+        tokens = segment.split()
+        while tokens and ("=" in tokens[0] or tokens[0] in ("sudo", "env", "command", "nohup",
+                                                            "time", "exec")):
+            tokens.pop(0)
+        if not tokens:
+            continue
+        prog = tokens[0].rsplit("/", 1)[-1]
+        sub = tokens[1] if len(tokens) > 1 and not tokens[1].startswith("-") else ""
+        gloss = words.get(f"{prog} {sub}") or words.get(prog)
+        if gloss and gloss not in glosses:
+            glosses.append(gloss)
+        if len(glosses) == 3:
+            break
+    return command if not glosses else f"{command} : {'; '.join(glosses)}"
+
+
+def current_model_id() -> str:
+    """The id stored with vectors made now (model + glossary), without loading the model."""
+    return model.MODEL_ID + "+" + GLOSSARY_VERSION
 
 
 def shared() -> Embedder:

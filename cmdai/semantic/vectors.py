@@ -60,9 +60,9 @@ def embed_pending(store: Store, embedder: Embedder | None = None, *, limit: int 
     """Embed up to ``limit`` unique commands that have no vector yet, in batches, one
     transaction per batch. Returns how many were embedded. Safe to call concurrently from
     several processes (INSERT OR IGNORE)."""
-    from cmdai.semantic import model
+    from cmdai.semantic.embedder import current_model_id
 
-    model_id = model.MODEL_ID
+    model_id = embedder.model_id if embedder is not None else current_model_id()
     texts, resume, complete = _pending_rows(store, model_id, limit)
     if not texts:
         with store.conn:
@@ -120,8 +120,9 @@ class VectorIndex:
         import numpy as np
 
         from cmdai.semantic import model
+        from cmdai.semantic.embedder import current_model_id
 
-        model_id = model_id or model.MODEL_ID
+        model_id = model_id or current_model_id()
         commands: list[str] = []
         blobs: list[bytes] = []
         for command, blob in store.conn.execute(

@@ -289,8 +289,14 @@ class Searcher:
             scores = {i: s for i, s in scores.items() if i in keep}
         if total_idf <= 0:
             return {i: 1.0 for i in scores}
-        # (k1 + 1) is the most one word can add per idf unit
-        return {i: min(1.0, s / (total_idf * (k1 + 1)) * 1.6) for i, s in scores.items()}
+        # (k1 + 1) is the most one word can add per idf unit; a command holding only some of
+        # the words counts less than its BM25 share (coverage squared)
+        words_n = len(hits_per_word)
+        out = {}
+        for i, s in scores.items():
+            covered = sum(1 for h in hits_per_word if i in h) / words_n
+            out[i] = min(1.0, s / (total_idf * (k1 + 1)) * 1.6) * (0.5 + 0.5 * covered ** 2)
+        return out
 
     @staticmethod
     def _fuzzy_pattern(query: str) -> re.Pattern[str]:

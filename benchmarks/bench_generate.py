@@ -63,7 +63,21 @@ def _first_utility(command: str) -> str:
     return ""
 
 
-def worker(model_name: str, limit: int | None, nl2bash: int, out: Path) -> None:
+def _overrides(pairs: list[str]) -> dict:
+    import tomllib
+
+    out = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        try:
+            out[key] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = raw
+    return out
+
+
+def worker(model_name: str, limit: int | None, nl2bash: int, out: Path, sets: list[str],
+           modes: tuple[str, ...] = ("baseline", "pipeline")) -> None:
     real_models = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "cmdai" / "models"
     home = Path(tempfile.mkdtemp(prefix="cmdai-bench-"))
     os.environ["CMDAI_HOME"] = str(home)
@@ -88,37 +102,54 @@ def worker(model_name: str, limit: int | None, nl2bash: int, out: Path) -> None:
     from cmdai.generate import STOP, generate, parse_answer
     from eval import fixture, runner
 
-    cfg = GenerateConfig(model=model_name, backends=["llama_cpp"])
+    cfg = GenerateConfig(model=model_name, backends=["llama_cpp"], **_overrides(sets))
     backend = LlamaCppBackend(cfg)
     fx = fixture.build(home / "fixture" / "project")
     tasks = [json.loads(line) for line in (HERE / "eval" / "tasks.jsonl").read_text().splitlines()
              if line.strip()][:limit]
 
+    class Clock:
+        """When the command line was complete: the first newline streamed, else the end."""
+
+        def __init__(self):
+            self.t0, self.text, self.cmd_ms = time.perf_counter(), "", None
+
+        def __call__(self, piece: str) -> None:
+            self.text += piece
+            if self.cmd_ms is None and "\n" in self.text.lstrip("\n`$ "):
+                self.cmd_ms = (time.perf_counter() - self.t0) * 1000
+
     def baseline(nl: str):
+        clock = Clock()
         c = backend.complete(Request(system=PLAIN_SYSTEM, user=nl, max_tokens=cfg.max_tokens,
-                                     stop=STOP))
-        return parse_answer(c.text)[0], c.ttft_ms
+                                     stop=STOP, on_token=clock))
+        return parse_answer(c.text)[0], c.ttft_ms, clock
 
     def pipeline(nl: str):
-        a = generate(nl, cfg=cfg, cwd=str(fx), backends=[backend])
-        return a.command, a.ttft_ms
+        clock = Clock()
+        a = generate(nl, cfg=cfg, cwd=str(fx), backends=[backend], on_token=clock)
+        return a.command, a.ttft_ms, clock
 
-    result: dict = {"model": model_name, "params": model.params, "n_tasks": len(tasks)}
+    result: dict = {"model": model_name, "params": model.params, "n_tasks": len(tasks),
+                    "settings": _overrides(sets)}
     refs = {t["id"]: runner.run(t["ref"], fx, t.get("setup", "")) for t in tasks}
     for mode, fn in (("baseline", baseline), ("pipeline", pipeline)):
+        if mode not in modes:
+            continue
         t0 = time.perf_counter()
         fn("list files")  # warm-up: load + prompt state, reported as cold
         cold_ms = (time.perf_counter() - t0) * 1000
-        lat, ttft, rows = [], [], []
+        lat, ttft, cmd_lat, rows = [], [], [], []
         for t in tasks:
             t0 = time.perf_counter()
             try:
-                cmd, first = fn(t["nl"])
+                cmd, first, clock = fn(t["nl"])
             except Exception as exc:  # noqa: BLE001 - an unparsable answer counts as wrong
-                cmd, first = "", None
+                cmd, first, clock = "", None, None
                 print(f"  {t['id']}: {type(exc).__name__}: {exc}", file=sys.stderr)
             ms = (time.perf_counter() - t0) * 1000
             lat.append(ms)
+            cmd_lat.append(clock.cmd_ms if clock and clock.cmd_ms is not None else ms)
             if first is not None:
                 ttft.append(first)
             ok = bool(cmd) and runner.same(t, refs[t["id"]], runner.run(cmd, fx, t.get("setup", "")))
@@ -129,6 +160,7 @@ def worker(model_name: str, limit: int | None, nl2bash: int, out: Path) -> None:
         result[mode] = {
             "accuracy": round(correct / len(rows), 3), "correct": correct, "n": len(rows),
             "p50_ms": _pct(lat, 0.5), "p95_ms": _pct(lat, 0.95), "ttft_p50_ms": _pct(ttft, 0.5),
+            "command_p50_ms": _pct(cmd_lat, 0.5), "command_p95_ms": _pct(cmd_lat, 0.95),
             "cold_first_ms": round(cold_ms), "tasks": rows,
         }
         if nl2bash:
@@ -151,11 +183,16 @@ def main() -> None:
     ap.add_argument("--models", default="")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--nl2bash", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a [generate] setting for the pipeline, e.g. --set docs=false")
+    ap.add_argument("--modes", default="baseline,pipeline", help="which of baseline,pipeline")
+    ap.add_argument("--output", default=str(HERE / "results" / "generate.json"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, args.limit, args.nl2bash, Path(args.out))
+        worker(args.worker, args.limit, args.nl2bash, Path(args.out), args.set,
+               tuple(args.modes.split(",")))
         return
     from cmdai import models
 
@@ -167,21 +204,27 @@ def main() -> None:
                    "--nl2bash", str(args.nl2bash)]
             if args.limit:
                 cmd += ["--limit", str(args.limit)]
+            for pair in args.set:
+                cmd += ["--set", pair]
+            cmd += ["--modes", args.modes]
             if subprocess.run(cmd).returncode != 0:
                 print(f"{name}: worker failed", file=sys.stderr)
                 continue
             results.append(json.loads(Path(tmp.name).read_text()))
-    head = (f"{'model':<20}{'mode':<10}{'acc':>6}{'p50 ms':>9}{'p95 ms':>9}{'ttft p50':>10}"
-            f"{'cold ms':>9}{'RSS MB':>8}")
+    head = (f"{'model':<20}{'mode':<10}{'acc':>6}{'p50 ms':>9}{'p95 ms':>9}{'cmd p50':>9}"
+            f"{'cmd p95':>9}{'ttft p50':>10}{'cold ms':>9}{'RSS MB':>8}")
     print(head)
     for r in results:
         for mode in ("baseline", "pipeline"):
+            if mode not in r:
+                continue
             m = r[mode]
             print(f"{r['model']:<20}{mode:<10}{m['accuracy']:>6.2f}{m['p50_ms']:>9.0f}"
-                  f"{m['p95_ms']:>9.0f}{(m['ttft_p50_ms'] or 0):>10.0f}{m['cold_first_ms']:>9}"
+                  f"{m['p95_ms']:>9.0f}{m['command_p50_ms']:>9.0f}{m['command_p95_ms']:>9.0f}"
+                  f"{(m['ttft_p50_ms'] or 0):>10.0f}{m['cold_first_ms']:>9}"
                   f"{r['peak_rss_mb']:>8}")
-    out = HERE / "results" / "generate.json"
-    out.parent.mkdir(exist_ok=True)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "python": platform.python_version()},

@@ -71,7 +71,7 @@ class GenerateConfig:
     context_size: int = 2048  # llama.cpp context window (tokens)
     max_tokens: int = 96  # generated tokens per answer (a command and one explanation line)
     history_examples: int = 3  # the user's own successful commands shown to the model
-    docs: bool = True  # add whatis/--help lines of the utilities the request names
+    docs: bool = False  # add whatis lines of utilities the request names (measured worse: off)
     listing: bool = True  # add a short listing of the cwd
     grammar: bool = False  # constrain output to "command line + # explanation" (GBNF)
     explain: bool = True  # ask for the "# explanation" line (costs ~0.5-1 s on a 2-core CPU)

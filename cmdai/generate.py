@@ -42,30 +42,45 @@ expl ::= [^\n]+
 '''
 
 EXAMPLES: list[tuple[str, str, str]] = [
-    ("find log files bigger than 100 MB changed more than a week ago",
-     "find . -type f -name '*.log' -size +100M -mtime +7",
-     "search the current directory tree; -mtime counts days"),
-    ("count the lines of every python file",
-     "find . -type f -name '*.py' -exec wc -l {} +",
-     "wc -l on each .py file, with a total"),
-    ("show lines containing TODO in the source, with line numbers",
-     "grep -rn 'TODO' .",
-     "-r searches recursively, -n prints line numbers"),
+    ("find files changed in the last 2 days",
+     "find . -type f -mtime -2",
+     "search from here; -mtime counts days"),
+    ("find log files bigger than 100 MB",
+     "find . -type f -name '*.log' -size +100M",
+     "-size +100M means more than 100 MiB"),
+    ("search for error in all files",
+     "grep -r 'error' .",
+     "-r searches the tree"),
+    ("how many times does each line of names.txt occur",
+     "sort names.txt | uniq -c",
+     "uniq -c counts adjacent duplicates, so sort first"),
+    ("the smallest value in prices.txt",
+     "sort -n prices.txt | head -n 1",
+     "read the file, sort numerically, keep the first"),
+    ("print lines 10 to 20 of server.log",
+     "sed -n '10,20p' server.log",
+     "print only that range"),
+    ("total of the second column of sales.csv",
+     "awk -F, '{s += $2} END {print s}' sales.csv",
+     "sum field 2 of a comma-separated file"),
+    ("show todo.txt",
+     "cat todo.txt",
+     "print the file"),
+    ("rename draft.md to final.md",
+     "mv draft.md final.md",
+     "mv renames"),
     ("make the folder build/out and its parents",
      "mkdir -p build/out",
-     "-p creates missing parents and does not fail if it exists"),
+     "-p creates missing parents"),
     ("compress the logs folder into logs.tar.gz",
      "tar -czf logs.tar.gz logs",
-     "-c create, -z gzip, -f archive file name"),
-    ("the 5 biggest entries here",
-     "du -sh -- * | sort -rh | head -n 5",
-     "sizes of the entries, largest first"),
+     "-c create, -z gzip, -f archive name"),
     ("rename every .jpeg file here to .jpg",
      "for f in *.jpeg; do mv -- \"$f\" \"${f%.jpeg}.jpg\"; done",
-     "strip the old extension and add the new one"),
-    ("delete the branch given by the user",
+     "strip the old extension, add the new one"),
+    ("delete a git branch",
      "git branch -d <branch>",
-     "<branch> is a value to fill in; -d refuses to delete unmerged work"),
+     "<branch> is for you to fill in"),
 ]
 
 
@@ -248,35 +263,13 @@ def _whatis(util: str) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=64)
-def _help_lines(util: str) -> tuple[str, ...]:
-    try:
-        out = subprocess.run([util, "--help"], capture_output=True, text=True, timeout=2,
-                             stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    return tuple(line.strip() for line in (out.stdout or out.stderr).splitlines() if line.strip())
-
-
 def doc_lines(text: str) -> list[str]:
-    """One whatis line per candidate utility, plus the --help lines naming a request word."""
-    lines = []
-    words = set(keywords(text))
-    for util in candidate_utilities(text):
-        line = _whatis(util)
-        if line:
-            lines.append(line)
-        # an option line of --help, when exactly one option's description names a request word
-        hits = [h for h in _help_lines(util)
-                if re.match(r"-{1,2}[A-Za-z]", h) and h.count(" -") <= 1
-                and words & set(re.findall(r"[a-z]{4,}", h.lower())) - GENERIC_HELP_WORDS]
-        lines += [f"{util} {' '.join(h.split())[:80]}" for h in hits[:1]]
-    return [scrub_secrets(x) for x in lines[:4]]
+    """One whatis line per candidate utility.
 
-
-GENERIC_HELP_WORDS = frozenset(
-    "usage print prints output input show shows list lists file files name names line lines "
-    "size sizes with from that this instead each only default".split())
+    (Option lines from --help were tried and measured worse: small models copy them verbatim.)
+    """
+    lines = [_whatis(util) for util in candidate_utilities(text)]
+    return [scrub_secrets(x) for x in lines if x]
 
 
 # -- prompt -------------------------------------------------------------------------------
@@ -286,9 +279,11 @@ def system_prompt(ctx: Context) -> str:
     return (
         f"You turn a request into ONE {ctx.shell} command for {ctx.os} with {flags}.\n"
         "Answer with exactly two lines: the command, then '# ' and a short explanation.\n"
-        "Rules: work in the current directory ('.') unless a path is given; no sudo unless "
-        "asked; quote patterns; prefer one pipeline to a script; write values the user must "
-        "supply as <name>.\n\n" + shots
+        "Rules: work in the current directory ('.') unless a path is given; when the request "
+        "names a file, read that file directly (ls and find only list names); use the simplest "
+        "standard tool (cat, head, tail, sort, uniq, cut, sed, awk, grep, wc, find); use only "
+        "the options the request needs; no sudo unless asked; quote "
+        "patterns; write values the user must supply as <name>.\n\n" + shots
     )
 
 
@@ -396,7 +391,8 @@ def generate(
     docs = doc_lines(text) if cfg.docs else []
     system = system_prompt(ctx)
     user = user_prompt(text, ctx, examples, docs)
-    request = Request(system=system, user=user, max_tokens=cfg.max_tokens, stop=STOP,
+    stop = STOP if cfg.explain else (*STOP, "\n")
+    request = Request(system=system, user=user, max_tokens=cfg.max_tokens, stop=stop,
                       on_token=on_token, cancel=cancel or threading.Event(),
                       grammar=GRAMMAR if cfg.grammar else None)
     backend, completion = complete_with_fallback(cfg, request, warn=warn, backends=backends)
@@ -411,7 +407,7 @@ def generate(
             system=system,
             user=f"{user}\n(Your answer `{command}` is not valid {ctx.shell}: {error}. "
                  "Answer again.)",
-            max_tokens=cfg.max_tokens, stop=STOP, on_token=on_token, cancel=request.cancel,
+            max_tokens=cfg.max_tokens, stop=stop, on_token=on_token, cancel=request.cancel,
             grammar=request.grammar)
         completion = backend.complete(retry)
         command, explanation = parse_answer(completion.text)

@@ -115,9 +115,9 @@ def test_critical_command_is_not_inserted(shells, name):
     sh = shells(name, backend="double", answer="rm -rf / --no-preserve-root\n# wipe everything")
     text = "free some disk space"
     ctrl_g(sh, text)
-    sh.wait_for(lambda: "not inserted" in sh.text(), "the refusal message")
+    sh.wait_for(lambda: "not inserted" in sh.text() and sh.prompt_line() == text,
+                "the refusal message and the text kept")
     assert "critical" in sh.text()
-    assert sh.prompt_line() == text
     sh.send("\x15")
     sh.run("echo after-refusal")
     assert [e["command"] for e in sh.history()] == ["echo after-refusal"]
@@ -142,9 +142,8 @@ def test_cancel_restores_the_text_exactly(shells, name, key):
 def test_empty_line_gives_a_hint_and_a_command_gets_an_explanation(shells, name):
     sh = shells(name, backend="double", answer="It lists the files with details.")
     sh.send("\x07")
-    sh.wait_for(lambda: "type what you want" in sh.text(), "the hint")
-    assert sh.prompt_line() == ""
+    sh.wait_for(lambda: "type what you want" in sh.text() and sh.prompt_line() == "", "the hint")
     ctrl_g(sh, "ls -la /tmp")
-    sh.wait_for(lambda: "It lists the files with details." in sh.text(), "the explanation")
-    assert sh.prompt_line() == "ls -la /tmp"
+    sh.wait_for(lambda: "It lists the files with details." in sh.text()
+                and sh.prompt_line() == "ls -la /tmp", "the explanation and the line kept")
     assert sh.history() == []

@@ -285,8 +285,15 @@ def pick_on_tty(store: Store, cfg: SearchConfig, context: Context, *, query: str
     from prompt_toolkit.input import create_input
     from prompt_toolkit.output import create_output
 
+    from cmdai.errors import UsageError
+
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # no traceback over the prompt (pitfall 6)
-    with open("/dev/tty", "r") as tty_in, open("/dev/tty", "w") as tty_out:
+    try:
+        tty_in, tty_out = open("/dev/tty", "r"), open("/dev/tty", "w")
+    except OSError as exc:
+        raise UsageError(f"the picker needs a terminal: {exc}",
+                         "run it from an interactive shell (Up or Ctrl-R)") from None
+    with tty_in, tty_out:
         picker = Picker(store, cfg, context, query=query, mode=mode, base_filters=base_filters,
                         input=create_input(tty_in), output=create_output(stdout=tty_out))
         return picker.run()

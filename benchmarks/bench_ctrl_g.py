@@ -8,7 +8,8 @@ daemon's memory and CPU over many requests.
 - the client alone: `python -I -S client.py --op ping` as a whole process, and a socket round
   trip from inside Python;
 - the daemon's RSS and CPU time across 1,000 requests (test double), and across 100 requests
-  with the real model.
+  with the real model;
+- Up -> history picker visible, drawn by the daemon vs a picker process, per shell.
 
 Prints a table and writes benchmarks/results/ctrl_g.json.
 """
@@ -94,6 +95,46 @@ def key_to_buffer(shell: str, backend: str, model: str, daemon: bool, n: int) ->
     return {"shell": shell, "backend": backend if backend == "double" else model,
             "daemon": daemon, "n": len(times), "p50_ms": statistics.median(times),
             "p95_ms": pct(times, 95)}
+
+
+def up_to_picker(shell: str, daemon: bool, n: int, history: int) -> dict:
+    """Up on an empty line -> the picker drawn, with `history` entries recorded."""
+    from cmdai.history.entry import Entry
+    from cmdai.history.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        setup_home(tmp / "cmdai", "double", "", autostart=daemon)
+        store = Store.open(tmp / "cmdai" / "data" / "history.db")
+        t0 = 1_600_000_000 * 10**9
+        store.insert(Entry(command=f"make target-{i % (history // 4 or 1)} --jobs {i % 7}",
+                           timestamp=t0 + i * 10**9, session="old", cwd="/src", exit=0)
+                     for i in range(history))
+        store.close()
+        sh = Shell(shell, tmp, extra_env={"PYTHONPATH": str(ROOT)})
+        try:
+            if daemon:
+                subprocess.run([sys.executable, "-m", "cmdai", "daemon", "start"], env=sh.env,
+                               check=True, capture_output=True)
+            times = []
+            for i in range(n + 1):  # the first opening warms caches
+                t = time.perf_counter()
+                sh.send("\x1b[A")
+                while "search>" not in sh.text():
+                    if time.perf_counter() - t > 60:
+                        raise RuntimeError(f"{shell}: no picker; screen:\n{sh.text()}")
+                    time.sleep(0.002)
+                if i:
+                    times.append((time.perf_counter() - t) * 1000)
+                sh.send("\x1b")
+                sh.wait_for(lambda: "search>" not in sh.text(), "picker closed")
+                time.sleep(0.2)
+        finally:
+            subprocess.run([sys.executable, "-m", "cmdai", "daemon", "stop"], env=sh.env,
+                           capture_output=True)
+            sh.close()
+    return {"shell": shell, "daemon": daemon, "history": history, "n": len(times),
+            "p50_ms": statistics.median(times), "p95_ms": pct(times, 95)}
 
 
 def client_overhead(rounds: int) -> dict:
@@ -192,6 +233,8 @@ def main() -> None:
         for daemon in (True, False):
             rows.append(key_to_buffer(shell, "real", args.model, daemon, 3 if args.quick else 5))
     results["key_to_buffer"] = rows
+    results["up_to_picker"] = [up_to_picker(shell, daemon, 5 if args.quick else 10, 10_000)
+                               for shell in ("zsh", "bash", "fish") for daemon in (True, False)]
     results["soak"] = [soak("double", args.model, 200 if args.quick else 1000),
                        soak("real", args.model, 20 if args.quick else 100)]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -206,6 +249,10 @@ def main() -> None:
     for r in rows:
         mode = "daemon" if r["daemon"] else "in-process"
         print(f"{r['shell']:<6} {r['backend']:<22} {mode:<11} {r['p50_ms']:>9.0f} {r['p95_ms']:>9.0f}")
+    print(f"\n{'Up -> picker visible (10k entries)':<36} {'p50 ms':>9} {'p95 ms':>9}")
+    for r in results["up_to_picker"]:
+        mode = "daemon draws" if r["daemon"] else "picker process"
+        print(f"{r['shell'] + ', ' + mode:<36} {r['p50_ms']:>9.0f} {r['p95_ms']:>9.0f}")
     print(f"\n{'soak':<22} {'requests':>8} {'RSS first':>10} {'RSS last':>9} {'CPU/req first':>14} {'last':>8}")
     for s in results["soak"]:
         print(f"{s['backend']:<22} {s['requests']:>8} {s['rss_first_mb']:>8.0f}MB {s['rss_last_mb']:>7.0f}MB"

@@ -7,6 +7,10 @@ unix socket, and prints for the widget, on stdout:
     line 2: a one-line status message for the user
     rest:   the command to put in the buffer (insert), or the explanation (explain)
 
+With ``--op pick`` it asks the daemon to draw the history picker on this terminal (the tty is
+passed over SCM_RIGHTS) and prints ``insert|run|edit`` and the chosen command; it exits 130 when
+the user cancels and 3 when no daemon runs (the widget then starts the picker as a process).
+
 While it waits it reads the terminal itself with signals off, so Ctrl-C or Esc cancels the
 request cleanly (the daemon stops generating) and the shell never sees an interrupt that would
 throw away the user's text. When no daemon runs it starts one (``cmdai daemon start --auto``);
@@ -202,7 +206,7 @@ def parse_args(argv):
             raise SystemExit(2)
         else:
             text.append(arg)
-    if args.op not in ("assist", "generate", "explain", "ping"):
+    if args.op not in ("assist", "generate", "explain", "ping", "pick"):
         sys.stderr.write("cmdai-client: unknown op %s\n" % args.op)
         raise SystemExit(2)
     args.text = text
@@ -222,6 +226,8 @@ def main(argv):
         sys.stdout.flush()
 
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # Ctrl-C is read as a key (pitfall 6)
+    if args.op == "pick":
+        return pick(run_dir, request)
     tty = Tty(args.progress)
     note = ""
     conn = None
@@ -260,6 +266,40 @@ def main(argv):
         if conn is not None:
             conn.close()
         tty.close()
+
+
+def pick(run_dir, request):
+    sock = connect(os.path.join(run_dir, "picker.sock"))
+    if sock is None:
+        return 3  # no daemon: the widget runs the picker itself
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        sock.close()
+        return 3
+    try:
+        import array
+
+        sock.sendmsg([(dumps(request) + "\n").encode()],
+                      [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())])
+    finally:
+        os.close(fd)  # the daemon holds its own copy now
+    conn = Connection(sock=sock)
+    lines = []
+    while True:
+        got = conn.read_lines()
+        if got is None:
+            break
+        lines.extend(got)
+    conn.close()
+    reply = lines[-1] if lines else {"type": "error", "message": "no answer"}
+    if reply.get("type") == "picked":
+        sys.stdout.write("%s\n%s" % (reply.get("action", "insert"), reply.get("command", "")))
+        return 0
+    if reply.get("type") == "cancelled":
+        return 130
+    sys.stderr.write("cmdai: %s\n" % reply.get("message", "picker failed"))
+    return 3  # let the widget try the picker process, which reports its own errors
 
 
 def converse(conn, tty, out, note):

@@ -200,9 +200,15 @@ fi
 # "run"), or a redraw. Honours CMDAI_NOBIND, --disable-up-arrow and --disable-ctrl-r.
 __cmdai_picker() {  # $1: the text to start the search with
   local out st
-  out=$("$__cmdai_python" -I -m cmdai search --interactive --widget --query "$1" \
-        </dev/tty 2>/dev/tty)
+  # the daemon draws it on this terminal when it runs (fast); else a picker process
+  out=$("$__cmdai_python" -I -S "$__cmdai_client" --op pick --cwd "$PWD" \
+        --session "$__cmdai_session" -- "$1" </dev/null 2>/dev/null)
   st=$?
+  if (( st == 3 )); then
+    out=$("$__cmdai_python" -I -m cmdai search --interactive --widget --query "$1" \
+          </dev/tty 2>/dev/tty)
+    st=$?
+  fi
   # prompt-toolkit leaves bracketed paste off (pitfall 3)
   [[ $(builtin bind -v 2>/dev/null) == *"enable-bracketed-paste on"* ]] &&
     builtin printf '\e[?2004h' >/dev/tty

@@ -119,9 +119,15 @@ if status is-interactive
     function __cmdai_picker
         # prompt-toolkit leaves bracketed paste off (pitfall 3): fish's own helpers put it back
         functions -q __fish_disable_bracketed_paste; and __fish_disable_bracketed_paste
-        set -l out ($__cmdai_python -I -m cmdai search --interactive --widget --query "$argv[1]" \
-            </dev/tty 2>/dev/tty)
+        # the daemon draws it on this terminal when it runs (fast); else a picker process
+        set -l out ($__cmdai_python -I -S $__cmdai_client --op pick --cwd $PWD \
+            --session $__cmdai_session -- "$argv[1]" </dev/null 2>/dev/null)
         set -l st $status
+        if test $st -eq 3
+            set out ($__cmdai_python -I -m cmdai search --interactive --widget --query "$argv[1]" \
+                </dev/tty 2>/dev/tty)
+            set st $status
+        end
         functions -q __fish_enable_bracketed_paste; and __fish_enable_bracketed_paste
         if test $st -eq 0; and test (count $out) -ge 2
             set -l cmd (string join \n -- $out[2..-1] | string collect)

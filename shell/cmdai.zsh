@@ -98,9 +98,15 @@ __cmdai_picker() {  # $1: the text to start the search with
   emulate -L zsh
   local out st
   # a widget's child gets stdin = /dev/null (pitfall 1): the picker opens /dev/tty itself
-  out=$("$__cmdai_python" -I -m cmdai search --interactive --widget --query "$1" \
-        </dev/tty 2>/dev/tty)
+  # the daemon draws it on this terminal when it runs (fast); else a picker process
+  out=$("$__cmdai_python" -I -S "$__cmdai_client" --op pick --cwd "$PWD" \
+        --session "$__cmdai_session" -- "$1" </dev/null 2>/dev/null)
   st=$?
+  if (( st == 3 )); then
+    out=$("$__cmdai_python" -I -m cmdai search --interactive --widget --query "$1" \
+          </dev/tty 2>/dev/tty)
+    st=$?
+  fi
   # prompt-toolkit leaves bracketed paste off (pitfall 3)
   [[ -n ${zle_bracketed_paste[1]-} ]] && builtin print -rn -- "${zle_bracketed_paste[1]}" >/dev/tty
   if (( st == 0 )) && [[ $out == *$'\n'* ]]; then

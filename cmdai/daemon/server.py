@@ -83,7 +83,9 @@ class Daemon:
         self.store = None  # the ingest thread's connection
         self.gen_store = None  # the generation thread's (an APSW connection is not shared)
         self.ingested = 0
+        self.ingest_lock = threading.Lock()
         self.lock_fh = None
+        self.picker = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -115,6 +117,10 @@ class Daemon:
         finally:
             os.umask(old_umask)
         os.chmod(sock_path, 0o600)
+        from cmdai.daemon.picker import PickerServer
+
+        self.picker = PickerServer(self.cfg.search, self.log, before_pick=self._ingest)
+        self.picker.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -129,6 +135,8 @@ class Daemon:
                 t.cancel()
             server.close()
             sock_path.unlink(missing_ok=True)
+            if self.picker is not None:
+                self.picker.close()
             self.unload()
             self.log("stopped")
 
@@ -162,7 +170,26 @@ class Daemon:
         self.last_used = time.monotonic()
         return self.backends
 
+    def _warm_picker(self) -> None:
+        """Import what the picker draws with, and load the embedding model, ahead of Up."""
+        import prompt_toolkit.application  # noqa: F401
+
+        import cmdai.ui.picker  # noqa: F401
+
+        if self.cfg.search.semantic:
+            from cmdai.semantic import model
+
+            if model.available():
+                from cmdai.semantic.embedder import shared
+
+                shared()
+
     async def preload(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self._warm_picker)
+        except Exception as exc:  # noqa: BLE001 - the picker loads what it needs itself
+            self.log(f"picker warm-up failed: {type(exc).__name__}: {exc}")
         async with self.gen_lock:
             try:
                 await asyncio.get_running_loop().run_in_executor(None, self._load_backends)
@@ -198,12 +225,13 @@ class Daemon:
         from cmdai.history.spool import ingest
         from cmdai.history.store import Store
 
-        if self.store is None:
-            self.store = Store.open()
-        report = ingest(self.store, paths.spool_dir(), paths.quarantine_file())
-        if report.inserted:
-            generations.link(self.store)
-        self.ingested += report.inserted
+        with self.ingest_lock:  # the ingest loop and the picker threads share one connection
+            if self.store is None:
+                self.store = Store.open()
+            report = ingest(self.store, paths.spool_dir(), paths.quarantine_file())
+            if report.inserted:
+                generations.link(self.store)
+            self.ingested += report.inserted
         return {"inserted": report.inserted, "lines": report.lines, "bad": report.bad}
 
     async def ingest_loop(self) -> None:
@@ -283,6 +311,7 @@ class Daemon:
             "requests": self.requests, "errors": self.errors, "rss_kb": _rss_kb(),
             "backends": loaded, "model_loaded": self.backends is not None,
             "backend_error": self.backend_error, "ingested": self.ingested,
+            "picks": self.picker.picks if self.picker else 0,
             "python": sys.executable,
         }
 

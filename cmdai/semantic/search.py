@@ -141,6 +141,7 @@ class Catalog:
         self.max_count = max((r[1] for r in rows), default=1)
         self.avg_len = (sum(len(c) for c in self.commands) / len(rows)) if rows else 1.0
         self.vector_rows: Any = None  # numpy index into a VectorIndex, -1 when missing
+        self.index: dict[str, int] | None = None  # command -> position, built when needed
 
     def __len__(self) -> int:
         return len(self.commands)
@@ -336,6 +337,30 @@ class Searcher:
             out[i] = score * (0.9 if pos else 1.0) if score < 1.0 else 1.0
         return out
 
+    def _asked(self, cat: Catalog, words: list[str], require_all: bool) -> dict[int, float]:
+        """Commands found by what the user asked for at Ctrl-G: the request text of a proposal
+        linked to the command then run (``cmdai.history.generations``)."""
+        if not words:
+            return {}
+        rows = self.store.conn.execute(
+            "SELECT g.request, h.command FROM generations g JOIN history h ON h.id = g.history_id"
+            " WHERE g.history_id > 0 AND h.deleted_at IS NULL"
+        ).fetchall()
+        if not rows:
+            return {}
+        if cat.index is None:
+            cat.index = {c: i for i, c in enumerate(cat.commands)}
+        out: dict[int, float] = {}
+        for request, command in rows:
+            i = cat.index.get(command)
+            if i is None:
+                continue
+            request = request.lower()
+            found = sum(1 for w in words if w in request)
+            if found and (found == len(words) or not require_all):
+                out[i] = max(out.get(i, 0.0), found / len(words))
+        return out
+
     # -- ranking -------------------------------------------------------------------------
     def search(self, text: str, mode: str = "hybrid", filters: HardFilters = HardFilters(),
                limit: int = 20) -> list[Hit]:
@@ -358,7 +383,10 @@ class Searcher:
             prefix_s = {i: 1.0 for i in pool if cat.commands[i].startswith(text)}
             candidates = set(prefix_s)
         elif mode == "fulltext":
-            text_s = self._bm25(cat, query.lower().split(), require_all=True)
+            words = query.lower().split()
+            text_s = self._bm25(cat, words, require_all=True)
+            for i, score in self._asked(cat, words, require_all=True).items():
+                text_s[i] = max(text_s.get(i, 0.0), score)
             candidates = set(text_s)
         elif mode == "fuzzy":
             fuzzy_s = self._fuzzy(cat, query)
@@ -378,6 +406,8 @@ class Searcher:
             else:
                 words = query.lower().split()
                 text_s = self._bm25(cat, words, require_all=False)
+                for i, score in self._asked(cat, words, require_all=False).items():
+                    text_s[i] = max(text_s.get(i, 0.0), score)
                 ql = query.lower()
                 prefix_s = {i: 1.0 for i in text_s if cat.lower[i].startswith(ql)}
                 if len(text_s) < limit and " " not in query and len(query) >= 3:

@@ -144,3 +144,25 @@ def test_semantic_off_falls_back_to_text(store):
     s = Searcher(store, SearchConfig(semantic=False), CTX)
     assert top(s.search("docker volume", "hybrid")) == ["docker volume prune -f"]
     assert s.search("clean up unused docker volumes", "semantic") == []
+
+
+def test_a_command_is_found_by_what_was_asked_at_ctrl_g(tmp_path):
+    """The request typed before Ctrl-G finds the command the user then ran."""
+    from cmdai.history import generations
+    from cmdai.history.entry import Entry
+    from cmdai.history.store import Store
+    from cmdai.semantic.search import Context, Searcher
+
+    store = Store.open(tmp_path / "asked.db")
+    t = 1_700_000_000 * 10**9
+    store.insert([Entry("mogrify -resize 50% *.png", t, "s1", exit=0, cwd="/img"),
+                  Entry("ls -la", t + 10**9, "s1", exit=0, cwd="/img")])
+    generations.record(store, generations.Generation(
+        request="shrink every picture to half size", command="mogrify -resize 50% *.png",
+        session="s1", timestamp=t - 10**9))
+    assert generations.link(store, now_ns=t + 2 * 10**9) == 1
+    searcher = Searcher(store, context=Context(cwd="/img", now_ns=t), semantic=False)
+    for mode in ("fulltext", "hybrid"):
+        hits = searcher.search("shrink picture", mode)
+        assert hits and hits[0].entry.command == "mogrify -resize 50% *.png", mode
+    assert searcher.search("shrink unrelated", "fulltext") == []  # fulltext needs every word

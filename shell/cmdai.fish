@@ -31,6 +31,7 @@ if status is-interactive
     set -q __cmdai_cmd; or set -g __cmdai_cmd
     set -q __cmdai_cwd; or set -g __cmdai_cwd
     set -q __cmdai_start; or set -g __cmdai_start
+    set -q __cmdai_seq; or set -g __cmdai_seq 0
     # fish has no clock variable. fish >= 3.5 has the `path` builtin: touching a file and
     # reading its mtime gives the time in seconds without starting a process. Older fish
     # falls back to `date`.
@@ -74,6 +75,10 @@ if status is-interactive
         test -n "$cmd"; or return 0
         set -l start $__cmdai_start
         test -n "$start"; or return 0
+        # whole seconds only: a per-session counter as the fraction keeps two runs of the same
+        # command in one second apart (and in order) instead of folding them into one
+        set -g __cmdai_seq (math $__cmdai_seq + 1)
+        set start $start.(string pad -w 6 -c 0 -- $__cmdai_seq)
         set -l ecwd (__cmdai_escape "$cwd")
         set -l ecmd (__cmdai_escape "$cmd")
         printf 'v1\tfish\t%s\t%s\t%s\t%s\t%s\t%s\n' $__cmdai_session $start $st $dur "$ecwd" "$ecmd" \

@@ -171,3 +171,16 @@ def test_sourcing_prints_nothing(tmp_path, name):
     # bash -i without a terminal may warn about job control; nothing else may be printed
     noise = [l for l in out.stderr.splitlines() if "job control" not in l and "cannot set terminal" not in l]
     assert noise == []
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_the_same_command_twice_in_a_second_is_recorded_twice(shell_factory, name):
+    # fish only knows whole seconds; the ingester in between (cmdai history list) must not
+    # fold the second run into the first
+    sh = shell_factory(name)
+    sh.run("echo twice")
+    assert [e["command"] for e in sh.history()] == ["echo twice"]
+    sh.run("echo twice")
+    entries = sh.history()
+    assert [e["command"] for e in entries] == ["echo twice", "echo twice"]
+    assert entries[0]["timestamp"] <= entries[1]["timestamp"]

@@ -72,6 +72,8 @@ missing=()
 command -v c++ >/dev/null || missing+=(build-essential)
 if [[ $dev == 1 ]]; then
   for tool in zsh fish tmux; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+  # the generation benchmark runs model output inside a bubblewrap sandbox
+  command -v bwrap >/dev/null || missing+=(bubblewrap)
 fi
 apt_install "${missing[@]}"
 

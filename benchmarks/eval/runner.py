@@ -1,7 +1,7 @@
 """Run a command in a throwaway copy of the fixture tree and compare it with a reference.
 
-Each run gets a fresh copy, no network (``unshare -rn`` when the kernel allows it), a minimal
-environment, no stdin and a time limit. A candidate is right when its normalized output and the
+Each run gets a fresh copy, no network, a minimal environment, no stdin and a time limit, inside
+a bubblewrap sandbox whose file system is read-only except that copy (see ``sandboxed``). A candidate is right when its normalized output and the
 tree's changes match the reference's, as the task's ``match`` mode says:
 
   lines (default) the output lines as a multiset, and the tree
@@ -25,6 +25,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TIMEOUT = 5.0
+
+
+BWRAP = shutil.which("bwrap")
+
+
+def sandboxed(argv: list[str], work: Path, home: Path) -> list[str]:
+    """Model output is run here, possibly as root: with bubblewrap the whole file system is
+    read-only except the task's copy (no network, own pid namespace); without it, refuse what
+    the safety engine rates high or critical, and cut the network with unshare."""
+    if BWRAP:
+        return [BWRAP, "--ro-bind", "/", "/", "--tmpfs", "/tmp", "--bind", str(home), str(home),
+                "--dev", "/dev", "--proc", "/proc", "--unshare-net", "--unshare-pid",
+                "--die-with-parent", "--chdir", str(work), *argv]
+    from cmdai.safety import check
+
+    if check(argv[-1], cwd=str(work), blast_radius=False).level in ("high", "critical"):
+        return ["false"]
+    return ["unshare", "-rn", *argv] if NO_NETWORK else argv
 
 
 def _unshare_ok() -> bool:
@@ -72,16 +90,19 @@ def run(command: str, fixture: Path, setup: str = "") -> Run:
         if setup:
             subprocess.run(["bash", "-c", setup], cwd=work, env=env, capture_output=True,
                            timeout=TIMEOUT)
-        argv = ["bash", "-c", command]
-        if NO_NETWORK:
-            argv = ["unshare", "-rn", *argv]
+        argv = sandboxed(["bash", "-c", command], work, Path(tmp))
+        proc = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(argv, cwd=work, env=env, capture_output=True,
-                                  stdin=subprocess.DEVNULL, timeout=TIMEOUT)
-            out = proc.stdout.decode("utf-8", "replace")
+            raw, _ = proc.communicate(timeout=TIMEOUT)
+            out = raw.decode("utf-8", "replace")
             code, timed_out = proc.returncode, False
-        except subprocess.TimeoutExpired as exc:
-            out = (exc.stdout or b"").decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            # the whole process group: a `find /` left behind would run on for minutes
+            os.killpg(proc.pid, 9)
+            raw, _ = proc.communicate()
+            out = (raw or b"").decode("utf-8", "replace")
             code, timed_out = -1, True
         tree = snapshot(work)
         return Run(out, code, tree, timed_out)

@@ -58,7 +58,7 @@ def test_every_section_and_field_is_in_the_form():
     assert set(names) == set(config.as_dict(config.Config()))  # sections added later show up
     for name, fields in sections:
         assert [f.key for f in fields] == list(config.as_dict(config.Config())[name])
-    assert field_comments(config.SearchConfig)["mode"] == "prefix | fulltext"
+    assert field_comments(config.SearchConfig)["mode"] == "prefix | fulltext | fuzzy | semantic | hybrid"
 
 
 def test_edit_and_save_writes_only_what_changed_keeping_comments(cfg_file):
@@ -79,7 +79,7 @@ def test_edit_and_save_writes_only_what_changed_keeping_comments(cfg_file):
 
 
 @pytest.mark.parametrize(("key", "typed", "reason"), [
-    ("search.mode", "fuzzy", "must be one of prefix, fulltext, got 'fuzzy'"),
+    ("search.mode", "telepathy", "must be one of prefix, fulltext, fuzzy, semantic, hybrid, got 'telepathy'"),
     ("search.limit", "many", "must be int, got 'many'"),
     ("safety.policy", "yolo", "must be one of strict, balanced, permissive"),
     ("history.ignore_commands", '["(unclosed"]', "bad regex '(unclosed'"),

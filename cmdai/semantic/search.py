@@ -18,6 +18,7 @@ Score (weights in ``[search]`` of the config, each signal in [0, 1]):
 
 from __future__ import annotations
 
+import heapq
 import math
 import os
 import re
@@ -32,6 +33,8 @@ from cmdai.history.entry import Entry
 from cmdai.history.store import Filters, Store
 
 MODES = ("prefix", "fulltext", "fuzzy", "semantic", "hybrid")
+PARTS = ("text", "prefix", "fuzzy", "semantic", "recency", "frequency", "cwd", "workspace",
+         "session", "success")
 FILTERS = ("all", "session", "directory", "workspace", "host")
 SEMANTIC_CANDIDATES = 64  # nearest neighbours considered per query
 EMPTY_QUERY_CANDIDATES = 2000  # the most recent commands ranked for an empty query
@@ -419,27 +422,33 @@ class Searcher:
                             s = float(sims[i])
                             if s > 0:
                                 sem_s[i] = s
-        hits = [self._score(cat, i, text_s, prefix_s, fuzzy_s, sem_s) for i in candidates]
-        hits.sort(key=lambda h: (-h.score, -h.entry.timestamp))
-        return hits[:limit]
+        # score every candidate as a tuple of numbers; build Hits (entries, named parts) only
+        # for the ones shown: at 100k entries that is most of a keystroke's cost
+        scored = []
+        for i in candidates:
+            parts = self._parts(cat, i, text_s, prefix_s, fuzzy_s, sem_s)
+            scored.append((sum(parts), cat.rows[i][2], i, parts))
+        top = heapq.nlargest(limit, scored)
+        return [Hit(cat.entry(i), cat.rows[i][1], score, dict(zip(PARTS, parts)))
+                for score, _, i, parts in top]
 
-    def _score(self, cat: Catalog, i: int, text_s: dict[int, float], prefix_s: dict[int, float],
-               fuzzy_s: dict[int, float], sem_s: dict[int, float]) -> Hit:
+    def _parts(self, cat: Catalog, i: int, text_s: dict[int, float], prefix_s: dict[int, float],
+               fuzzy_s: dict[int, float], sem_s: dict[int, float]) -> tuple[float, ...]:
+        """The weighted parts of a candidate's score, in the order of ``PARTS``."""
         w = self.cfg
         r = cat.rows[i]
         count, last_ts, ok, known, n_cwd, n_session, n_ws = r[1], r[2], r[11], r[12], r[13], \
             r[14], r[15]
         age_days = max(0.0, (self.context.now_ns - last_ts) / 86_400e9)
-        parts = {
-            "text": w.weight_text * text_s.get(i, 0.0),
-            "prefix": w.weight_prefix * prefix_s.get(i, 0.0),
-            "fuzzy": w.weight_fuzzy * fuzzy_s.get(i, 0.0),
-            "semantic": w.weight_semantic * max(0.0, sem_s.get(i, 0.0)),
-            "recency": w.weight_recency / (1.0 + age_days),
-            "frequency": w.weight_frequency * math.log1p(count) / math.log1p(cat.max_count),
-            "cwd": w.weight_cwd * (1.0 if n_cwd else 0.0),
-            "workspace": w.weight_workspace * (1.0 if n_ws else 0.0),
-            "session": w.weight_session * (1.0 if n_session else 0.0),
-            "success": w.weight_success * ((ok / known) if known else 0.5),
-        }
-        return Hit(cat.entry(i), count, sum(parts.values()), parts)
+        return (
+            w.weight_text * text_s.get(i, 0.0),
+            w.weight_prefix * prefix_s.get(i, 0.0),
+            w.weight_fuzzy * fuzzy_s.get(i, 0.0),
+            w.weight_semantic * max(0.0, sem_s.get(i, 0.0)),
+            w.weight_recency / (1.0 + age_days),
+            w.weight_frequency * math.log1p(count) / math.log1p(cat.max_count),
+            w.weight_cwd * (1.0 if n_cwd else 0.0),
+            w.weight_workspace * (1.0 if n_ws else 0.0),
+            w.weight_session * (1.0 if n_session else 0.0),
+            w.weight_success * ((ok / known) if known else 0.5),
+        )

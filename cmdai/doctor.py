@@ -82,16 +82,29 @@ def run() -> dict[str, Any]:
     bad = sum(1 for _ in open(q, "rb")) if q.exists() else 0
     checks.append(Check("quarantine", bad == 0, f"{bad} unreadable line(s) kept in {q}" if bad else "empty"))
     cfg = paths.config_file()
+    backends: list[dict[str, Any]] = []
     try:
         from cmdai import config
 
-        config.load()
+        loaded = config.load()
         checks.append(Check("config", True, f"{cfg}" + ("" if cfg.exists() else " (defaults)")))
+        from cmdai.backends import status_table
+
+        backends = status_table(loaded.generate)
     except Exception as exc:  # noqa: BLE001
         checks.append(Check("config", False, str(exc)))
+    from cmdai.daemon.lifecycle import status as daemon_status
+
+    st = daemon_status()
+    checks.append(Check(
+        "daemon", st is not None,
+        f"running (pid {st['pid']}, {st['rss_kb'] // 1024} MB, model "
+        f"{'loaded' if st['model_loaded'] else 'not loaded'})" if st
+        else "not running (Ctrl-G starts it; `cmdai daemon start`)",
+    ))
     state = {
         "config": str(paths.config_dir()), "data": str(paths.data_dir()),
         "cache": str(paths.cache_dir()), "runtime": str(paths.runtime_dir()),
         "log": str(paths.log_file()),
     }
-    return {"checks": [c.__dict__ for c in checks], "paths": state}
+    return {"checks": [c.__dict__ for c in checks], "backends": backends, "paths": state}

@@ -118,10 +118,16 @@ def test_doctor(cmdai_home):
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["hooks"]["ok"] and "17.1.2" in checks["hooks"]["detail"]
     assert report["paths"]["data"] == str(cmdai_home / "data")
+    # the generation backends, in the configured order, with why one cannot answer
+    assert [b["backend"] for b in report["backends"]] == ["llama_cpp", "openai"]
+    llama = report["backends"][0]
+    assert not llama["ok"] and "cmdai model install" in llama["detail"]
+    assert not checks["daemon"]["ok"] and "not running" in checks["daemon"]["detail"]
     env = {k: v for k, v in os.environ.items() if k != "CMDAI_SESSION"}
     out = subprocess.run([sys.executable, "-m", "cmdai", "doctor"], capture_output=True,
                          text=True, env=env)
     assert "not active in this shell" in out.stdout
+    assert "backends (generate.backends, tried in order):" in out.stdout
 
 
 def test_unknown_command_is_a_usage_error():

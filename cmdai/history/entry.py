@@ -23,13 +23,8 @@ class Entry:
 
     def dedup_key(self) -> bytes:
         """What makes two entries the same: re-ingesting or re-importing one adds nothing."""
-        h = hashlib.blake2b(digest_size=16)
-        h.update(str(self.timestamp).encode())
-        h.update(b"\0")
-        h.update(self.session.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-        h.update(self.command.encode("utf-8", "surrogatepass"))
-        return h.digest()
+        key = f"{self.timestamp}\0{self.session}\0{self.command}"
+        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def to_json(self) -> dict[str, Any]:
         ts = _dt.datetime.fromtimestamp(self.timestamp / 1e9, tz=_dt.timezone.utc)

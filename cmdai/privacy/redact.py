@@ -123,6 +123,9 @@ class Redactor:
         self._keywords = [
             (k, tuple(i for i, r in enumerate(rules) if k in r.keywords)) for k in keywords
         ]
+        # most commands hold no keyword at all: one search says so and skips the loop above
+        self._any_keyword = re.compile("|".join(re.escape(k) for k in keywords)) if keywords \
+            else None
 
     def redact(self, text: str) -> str:
         return self.redact_kinds(text)[0]
@@ -132,7 +135,13 @@ class Redactor:
         kinds: list[str] = []
         lower = text.lower()
         todo: list[int] | set[int] = self._always
-        for k, ids in self._keywords:
+        if self._any_keyword is None or not self._any_keyword.search(lower):
+            if not todo:
+                return text, kinds
+            keywords: list[tuple[str, tuple[int, ...]]] = []
+        else:
+            keywords = self._keywords
+        for k, ids in keywords:
             if k in lower:
                 if todo is self._always:
                     todo = set(self._always)

@@ -151,7 +151,10 @@ def main() -> None:
         results["process_ms"] = {
             "cmdai --version": process_time([exe, "--version"], env, 15),
             "cmdai history list --limit 20": process_time([exe, "history", "list", "--limit", "20"], env, 15),
-            "cmdai search docker compose": process_time([exe, "search", "docker", "compose"], env, 15),
+            "cmdai search --mode fulltext docker compose": process_time(
+                [exe, "search", "--mode", "fulltext", "docker", "compose"], env, 15),
+            "cmdai search --mode prefix docker": process_time(
+                [exe, "search", "--mode", "prefix", "docker"], env, 15),
             "python -c pass (floor)": process_time([sys.executable, "-c", "pass"], env, 15),
         }
 

@@ -26,6 +26,7 @@ from cmdai.daemon import protocol
 from cmdai.errors import CmdaiError
 
 INGEST_EVERY = 1.0  # seconds between spool scans
+EMBED_BATCH = 256  # commands embedded per scan in the background
 
 
 class AlreadyRunning(CmdaiError):
@@ -84,6 +85,7 @@ class Daemon:
         self.gen_store = None  # the generation thread's (an APSW connection is not shared)
         self.ingested = 0
         self.ingest_lock = threading.Lock()
+        self.embedded = 0
         self.lock_fh = None
         self.picker = None
 
@@ -234,13 +236,37 @@ class Daemon:
             self.ingested += report.inserted
         return {"inserted": report.inserted, "lines": report.lines, "bad": report.bad}
 
+    def _embed(self) -> int:
+        """Embed a batch of commands that have no vector yet (semantic search), so that
+        `cmdai search` and the picker find nothing left to do."""
+        if not self.cfg.search.semantic:
+            return 0
+        from cmdai.semantic import model
+
+        if not model.available():
+            return 0
+        from cmdai.semantic.vectors import embed_pending
+
+        with self.ingest_lock:
+            if self.store is None:
+                from cmdai.history.store import Store
+
+                self.store = Store.open()
+            done = embed_pending(self.store, limit=EMBED_BATCH)
+        self.embedded += done
+        return done
+
     async def ingest_loop(self) -> None:
         spool = paths.spool_dir()
         loop = asyncio.get_running_loop()
+        pending = True  # commands imported or recorded before the daemon started
         while True:
             try:
                 if spool.is_dir() and any(p.name.endswith(".tsv") for p in os.scandir(spool)):
-                    await loop.run_in_executor(None, self._ingest)
+                    pending = bool((await loop.run_in_executor(None, self._ingest))["inserted"])
+                # background embedding yields to Ctrl-G: both want the two cores
+                if pending and not self.gen_lock.locked():
+                    pending = await loop.run_in_executor(None, self._embed) == EMBED_BATCH
             except Exception as exc:  # noqa: BLE001 - the spool stays; the next scan retries
                 self.log(f"ingest failed: {type(exc).__name__}: {exc}")
             await asyncio.sleep(INGEST_EVERY)
@@ -311,7 +337,7 @@ class Daemon:
             "requests": self.requests, "errors": self.errors, "rss_kb": _rss_kb(),
             "backends": loaded, "model_loaded": self.backends is not None,
             "backend_error": self.backend_error, "ingested": self.ingested,
-            "picks": self.picker.picks if self.picker else 0,
+            "picks": self.picker.picks if self.picker else 0, "embedded": self.embedded,
             "python": sys.executable,
         }
 

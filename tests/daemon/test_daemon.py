@@ -233,3 +233,21 @@ def test_client_and_server_agree_on_the_socket_path(cmdai_home, monkeypatch):
             monkeypatch.delenv("CMDAI_HOME")
             monkeypatch.setenv("XDG_RUNTIME_DIR", str(cmdai_home / "xdg"))
         assert Path(mod.runtime_dir()) / "daemon.sock" == protocol.socket_path()
+
+
+def test_daemon_embeds_history_in_the_background(env, cmdai_home):
+    from cmdai.history.entry import Entry
+    from cmdai.history.store import Store
+
+    store = Store.open()
+    store.insert(Entry(f"echo imported-{i}", (1_700_000_000 + i) * 10**9, "old")
+                 for i in range(300))
+    store.close()
+    cli(env, "daemon", "start")
+    deadline = time.monotonic() + 120
+    while request(cmdai_home, op="status")[0]["embedded"] < 300:
+        assert time.monotonic() < deadline, request(cmdai_home, op="status")
+        time.sleep(0.2)
+    store = Store.open()
+    (n,) = store.conn.execute("SELECT count(*) FROM embeddings").fetchall()[0]
+    assert n == 300

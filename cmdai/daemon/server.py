@@ -109,6 +109,13 @@ class Daemon:
 
     async def serve(self) -> None:
         self.acquire_lock()
+        try:
+            # numpy (under llama_cpp, the embedder and the picker's ranking) refuses to be
+            # imported by two threads at once ("cannot load module more than once per
+            # process"): import it here, before the worker threads start
+            import numpy  # noqa: F401
+        except ImportError:
+            pass
         sock_path = protocol.socket_path()
         # we hold the lock, so a socket file left here belongs to a daemon that died
         sock_path.unlink(missing_ok=True)

@@ -13,3 +13,20 @@ def cmdai_home(tmp_path, monkeypatch):
         if var.startswith("CMDAI_") and "__" in var:
             monkeypatch.delenv(var)
     return home
+
+
+@pytest.fixture
+def shell_factory(tmp_path):
+    """Start real shells in a pty (tests/e2e/shells.py), one temp dir each; closed afterwards."""
+    from tests.e2e.shells import Shell
+
+    opened: list[Shell] = []
+
+    def make(name: str, sub: str = "", **kw) -> Shell:
+        sh = Shell(name, tmp_path / (name + sub), **kw)
+        opened.append(sh)
+        return sh
+
+    yield make
+    for sh in opened:
+        sh.close()

@@ -34,6 +34,7 @@ class PickerServer:
         self.before_pick = before_pick  # e.g. ingest what the shell just recorded
         self.sock: socket.socket | None = None
         self.picks = 0  # pickers drawn (for `cmdai daemon status`)
+        self.active = 0  # pickers open now (background work waits for them)
 
     def start(self) -> None:
         path = socket_path()
@@ -93,6 +94,17 @@ class PickerServer:
                 pass
 
     def pick(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
+        if not os.isatty(fd):
+            raise protocol.ProtocolError("the passed file descriptor is not a terminal")
+        self.active += 1
+        self.picks += 1
+        try:
+            self.before_pick()
+            return self._pick(request, fd)
+        finally:
+            self.active -= 1
+
+    def _pick(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
         from prompt_toolkit.input import create_input
         from prompt_toolkit.output import create_output
 
@@ -100,10 +112,6 @@ class PickerServer:
         from cmdai.semantic.search import Context
         from cmdai.ui.picker import Picker
 
-        if not os.isatty(fd):
-            raise protocol.ProtocolError("the passed file descriptor is not a terminal")
-        self.before_pick()
-        self.picks += 1
         store = Store.open()
         tty_in = os.fdopen(os.dup(fd), "r")
         tty_out = os.fdopen(os.dup(fd), "w")

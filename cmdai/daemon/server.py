@@ -85,6 +85,7 @@ class Daemon:
         self.gen_store = None  # the generation thread's (an APSW connection is not shared)
         self.ingested = 0
         self.ingest_lock = threading.Lock()
+        self.embed_store = None  # the background embedding's connection
         self.embedded = 0
         self.lock_fh = None
         self.picker = None
@@ -254,14 +255,16 @@ class Daemon:
             return 0
         from cmdai.semantic.vectors import embed_pending
 
-        with self.ingest_lock:
-            if self.store is None:
-                from cmdai.history.store import Store
+        if self.embed_store is None:  # its own connection: a pick never waits for a batch
+            from cmdai.history.store import Store
 
-                self.store = Store.open()
-            done = embed_pending(self.store, limit=EMBED_BATCH)
+            self.embed_store = Store.open()
+        done = embed_pending(self.embed_store, limit=EMBED_BATCH)
         self.embedded += done
         return done
+
+    def picker_busy(self) -> bool:
+        return self.picker is not None and self.picker.active > 0
 
     async def ingest_loop(self) -> None:
         spool = paths.spool_dir()
@@ -271,8 +274,8 @@ class Daemon:
             try:
                 if spool.is_dir() and any(p.name.endswith(".tsv") for p in os.scandir(spool)):
                     pending = bool((await loop.run_in_executor(None, self._ingest))["inserted"])
-                # background embedding yields to Ctrl-G: both want the two cores
-                if pending and not self.gen_lock.locked():
+                # background embedding yields to Ctrl-G and to an open picker: all want the CPU
+                if pending and not self.gen_lock.locked() and not self.picker_busy():
                     pending = await loop.run_in_executor(None, self._embed) == EMBED_BATCH
             except Exception as exc:  # noqa: BLE001 - the spool stays; the next scan retries
                 self.log(f"ingest failed: {type(exc).__name__}: {exc}")
@@ -409,7 +412,7 @@ def run_foreground() -> None:
     try:
         asyncio.run(daemon.serve())
     finally:
-        for store in (daemon.store, daemon.gen_store):
+        for store in (daemon.store, daemon.gen_store, daemon.embed_store):
             if store is not None:
                 store.close()
 

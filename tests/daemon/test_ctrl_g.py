@@ -88,7 +88,7 @@ def test_real_model_puts_a_command_in_the_buffer_and_does_not_run_it(shells, ins
     # the buffer holds the command for editing: clear it and recording still works
     sh.send("\x15")
     sh.wait_for(lambda: sh.prompt_line() == "", "an empty line")
-    sh.run("echo still-recording")
+    sh.run_recorded("echo still-recording")
     assert sh.history()[-1]["command"] == "echo still-recording"
     (row,) = generations(sh)
     assert row[0] == text and row[1] == command.strip() and row[2] == "command"
@@ -102,9 +102,9 @@ def test_inserted_command_runs_only_on_enter_and_is_linked(shells, name):
     assert "cmdai: safe" in sh.text()
     time.sleep(0.3)
     assert sh.history() == []
-    sh.send("\r")  # the user runs it
-    sh.wait_spool(1)
-    assert [e["command"] for e in sh.history()] == ["echo linked-ok"]
+    sh.send("\r")  # the user presses Enter: the proposal runs
+    sh.wait_for(lambda: [e["command"] for e in sh.history()] == ["echo linked-ok"],
+                "the proposal run and recorded")
     rows = generations(sh)
     assert rows[0][:5] == ("say linked ok", "echo linked-ok", "command", "safe", 1)
     assert rows[0][5] is not None and rows[0][6] == 0  # linked, not edited
@@ -119,7 +119,7 @@ def test_critical_command_is_not_inserted(shells, name):
                 "the refusal message and the text kept")
     assert "critical" in sh.text()
     sh.send("\x15")
-    sh.run("echo after-refusal")
+    sh.run_recorded("echo after-refusal")
     assert [e["command"] for e in sh.history()] == ["echo after-refusal"]
 
 
@@ -134,7 +134,7 @@ def test_cancel_restores_the_text_exactly(shells, name, key):
     sh.wait_for(lambda: "cancelled" in sh.text() and sh.prompt_line() == text,
                 "the text restored after cancel")
     sh.send("\x15")
-    sh.run("echo after-cancel")
+    sh.run_recorded("echo after-cancel")
     assert [e["command"] for e in sh.history()] == ["echo after-cancel"]
 
 

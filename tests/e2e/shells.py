@@ -109,6 +109,14 @@ class Shell:
         self.proc.send(line + "\r")
         self.wait_spool(before + records, settle=records == 0)
 
+    def run_recorded(self, line: str) -> None:
+        """Type ``line`` and Enter, then wait until it is in the history. For shells with a
+        running daemon, which empties the spool as it arrives (``run`` counts spool lines)."""
+        before = len(self.history())
+        self.proc.send(line + "\r")
+        self.wait_for(lambda: len(self.history()) > before
+                      and self.history()[-1]["command"] == line, f"{line!r} in the history")
+
     def paste(self, text: str, *, records: int = 1) -> None:
         """Paste ``text`` with bracketed paste (a TAB or newline goes in literally), then Enter."""
         before = self.spool_lines()

@@ -13,20 +13,6 @@ SHELLS = ["zsh", "bash", "fish"]
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def shell_factory(tmp_path):
-    opened: list[Shell] = []
-
-    def make(name: str, **kw) -> Shell:
-        s = Shell(name, tmp_path / name, **kw)
-        opened.append(s)
-        return s
-
-    yield make
-    for s in opened:
-        s.close()
-
-
 def type_tab_command(sh: Shell) -> None:
     """Enter `echo "x<TAB>y"` with a literal TAB (a plain TAB key would complete)."""
     if sh.name == "fish":

@@ -17,20 +17,6 @@ pytestmark = pytest.mark.e2e
 NO_PATH = {"fish": ("set -gx PATH /nonexistent",)}
 
 
-@pytest.fixture
-def shell_factory(tmp_path):
-    opened: list[Shell] = []
-
-    def make(name: str, sub: str = "", **kw) -> Shell:
-        s = Shell(name, tmp_path / (name + sub), **kw)
-        opened.append(s)
-        return s
-
-    yield make
-    for s in opened:
-        s.close()
-
-
 @pytest.mark.parametrize("name", SHELLS)
 def test_secrets_typed_in_a_real_shell_are_redacted_before_storage(shell_factory, name):
     sh = shell_factory(name, rc_lines=NO_PATH.get(name, ("PATH=/nonexistent",)))

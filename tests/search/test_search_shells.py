@@ -15,20 +15,6 @@ UP_KEYPAD = "\x1bOA"
 PICKER = "search>"
 
 
-@pytest.fixture
-def shell_factory(tmp_path):
-    opened: list[Shell] = []
-
-    def make(name: str, **kw) -> Shell:
-        s = Shell(name, tmp_path / name, **kw)
-        opened.append(s)
-        return s
-
-    yield make
-    for s in opened:
-        s.close()
-
-
 def picker_open(sh: Shell) -> bool:
     return PICKER in sh.text()
 

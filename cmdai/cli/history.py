@@ -184,6 +184,12 @@ def search(query: tuple[str, ...], as_json: bool, mode: str | None, limit: int |
 
         if searcher.catalog(filters) and not searcher.load_semantic(progress=tty_progress()):
             click.echo(f"cmdai: semantic search is off: {searcher.semantic_error}", err=True)
+    if mode in ("fulltext", "prefix"):  # narrow through the index, not the whole history
+        from dataclasses import replace
+
+        from cmdai.semantic.search import fts_prefilter
+
+        filters = replace(filters, match=fts_prefilter(text, mode))
     hits = searcher.search(text, mode, filters, limit)
     if as_json:
         click.echo(json.dumps([h.to_json() for h in hits], ensure_ascii=False))

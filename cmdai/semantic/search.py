@@ -84,10 +84,17 @@ class HardFilters:
     exit: int | None = None
     hostname: str | None = None
     workspace: str | None = None  # the directory and everything below it
+    match: str | None = None  # an FTS5 query every row must match (narrows a one-off search)
 
     def sql(self) -> tuple[str, list[Any]]:
         where, args = Filters(cwd=self.cwd, session=self.session, exit=self.exit,
                               hostname=self.hostname).sql()
+        if self.match:
+            # commands linked to a Ctrl-G request stay in: they can be found by the request
+            where += (" AND (h.id IN (SELECT rowid FROM history_fts WHERE history_fts MATCH ?)"
+                      " OR h.command IN (SELECT x.command FROM generations g"
+                      " JOIN history x ON x.id = g.history_id WHERE g.history_id > 0))")
+            args.append(self.match)
         if self.workspace:
             where += " AND (h.cwd = ? OR substr(h.cwd, 1, ?) = ?)"
             root = self.workspace.rstrip("/") + "/"
@@ -107,6 +114,20 @@ class HardFilters:
         if name == "host":
             return replace(base, hostname=context.hostname)
         return base
+
+
+def fts_prefilter(text: str, mode: str) -> str | None:
+    """An FTS5 query that every result of ``mode`` for ``text`` matches, or None. A one-off
+    search (``cmdai search``) narrows its catalog with it instead of loading every command."""
+    def phrase(w: str) -> str:
+        return '"' + w.replace('"', '""') + '"'
+
+    if mode == "fulltext":
+        words = [w for w in text.lower().split() if len(w) >= 3]
+        return " AND ".join(phrase(w) for w in words) or None
+    if mode == "prefix" and len(text) >= 3:
+        return phrase(text)
+    return None
 
 
 @dataclass

@@ -166,3 +166,32 @@ def test_a_command_is_found_by_what_was_asked_at_ctrl_g(tmp_path):
         hits = searcher.search("shrink picture", mode)
         assert hits and hits[0].entry.command == "mogrify -resize 50% *.png", mode
     assert searcher.search("shrink unrelated", "fulltext") == []  # fulltext needs every word
+
+
+@pytest.mark.parametrize("mode, text", [("fulltext", "git sta"), ("fulltext", "ubectl get"),
+                                        ("prefix", "git"), ("prefix", "kubectl g"),
+                                        ("fulltext", "shrink picture")])
+def test_the_index_prefilter_keeps_every_result(tmp_path, mode, text):
+    """`cmdai search` narrows its catalog through FTS5; the results must not change."""
+    from dataclasses import replace
+
+    from cmdai.history import generations
+    from cmdai.history.entry import Entry
+    from cmdai.history.store import Store
+    from cmdai.semantic.search import Context, HardFilters, Searcher, fts_prefilter
+
+    store = Store.open(tmp_path / "pre.db")
+    t = 1_700_000_000 * 10**9
+    cmds = ["git status", "git stash pop", "kubectl get pods", "kubectl get svc -A",
+            "cat .gitignore", "mogrify -resize 50% *.png", "ls -la", "git status"]
+    store.insert(Entry(c, t + i * 10**9, "s1", exit=0, cwd="/w") for i, c in enumerate(cmds))
+    generations.record(store, generations.Generation(
+        request="shrink every picture", command="mogrify -resize 50% *.png", session="s1",
+        timestamp=t + 5 * 10**9 + 5 * 10**8))  # just before mogrify ran (fish: whole seconds)
+    assert generations.link(store, now_ns=t + 10 * 10**9) == 1
+    context = Context(cwd="/w", now_ns=t + 10**11)
+    full = Searcher(store, context=context, semantic=False).search(text, mode, HardFilters())
+    narrowed = Searcher(store, context=context, semantic=False).search(
+        text, mode, replace(HardFilters(), match=fts_prefilter(text, mode)))
+    assert full, (mode, text)
+    assert [h.entry.command for h in narrowed] == [h.entry.command for h in full]

@@ -62,7 +62,7 @@ def _filler(r: random.Random) -> str:
         lambda: f"echo ${r.choice(['PATH', 'HOME', 'SHELL', 'EDITOR'])}", lambda: "env | grep -i proxy",
         lambda: "sudo apt update", lambda: f"pip install {r.choice(['requests', 'numpy', 'rich', 'httpx'])}",
         lambda: "source .venv/bin/activate", lambda: "deactivate", lambda: "exit",
-        lambda: f"tail -n 100 /var/log/myapp/app.log", lambda: "date", lambda: "whoami",
+        lambda: "tail -n 100 /var/log/myapp/app.log", lambda: "date", lambda: "whoami",
         lambda: f"tmux new -s {r.choice(WORDS)}", lambda: "terraform fmt", lambda: "terraform apply",
         lambda: f"helm list -n {ns}", lambda: "aws sts get-caller-identity", lambda: "jq --version",
         lambda: f"chmod 644 {f}", lambda: f"wc -l {f}", lambda: f"head {f}",

@@ -106,12 +106,10 @@ def assist(text: str, *, cwd: str, shell: str, session: str = "", mode: str = "a
         on_event({"type": "token", "text": token})
 
     if mode == "auto":
-        known = None
-        if store is not None:
-            def known(line: str) -> bool:
-                return bool(store.conn.execute(
-                    "SELECT 1 FROM history WHERE command = ? AND deleted_at IS NULL LIMIT 1",
-                    (line,)).fetchall())
+        def known(line: str) -> bool:
+            return store is not None and bool(store.conn.execute(
+                "SELECT 1 FROM history WHERE command = ? AND deleted_at IS NULL LIMIT 1",
+                (line,)).fetchall())
         mode = "explain" if looks_like_command(text, known) else "generate"
 
     on_event({"type": "progress", "stage": mode})

@@ -50,7 +50,7 @@ def show(as_json: bool) -> None:
     from cmdai import config as cfgmod
 
     data = cfgmod.as_dict(cfgmod.load())
-    click.echo(json.dumps(data, indent=2) if as_json else tomli_w.dumps(data), nl=not as_json or True)
+    click.echo(json.dumps(data, indent=2) if as_json else tomli_w.dumps(data))
 
 
 @config.command()

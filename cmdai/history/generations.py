@@ -29,10 +29,6 @@ class Generation:
     model: str | None = None
     latency_ms: int | None = None
     timestamp: int = 0
-    id: int | None = None
-    history_id: int | None = None
-    edited: bool | None = None
-    ran: str | None = None  # the linked history entry's command
 
 
 def record(store: Store, g: Generation) -> int:
@@ -85,19 +81,3 @@ def link(store: Store, now_ns: int | None = None) -> int:
             linked += 1
     return linked
 
-
-def recent(store: Store, limit: int = 20) -> list[Generation]:
-    rows = store.conn.execute(
-        "SELECT g.id, g.timestamp, g.session, g.cwd, g.request, g.command, g.kind, g.level,"
-        " g.inserted, g.backend, g.model, g.latency_ms, g.history_id, g.edited, h.command"
-        " FROM generations g LEFT JOIN history h ON h.id = g.history_id"
-        " ORDER BY g.timestamp DESC, g.id DESC LIMIT ?",
-        (limit,),
-    ).fetchall()
-    return [
-        Generation(id=r[0], timestamp=r[1], session=r[2], cwd=r[3], request=r[4], command=r[5],
-                   kind=r[6], level=r[7], inserted=bool(r[8]), backend=r[9], model=r[10],
-                   latency_ms=r[11], history_id=r[12] if r[12] != -1 else None,
-                   edited=None if r[13] is None else bool(r[13]), ran=r[14])
-        for r in rows
-    ]

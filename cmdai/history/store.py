@@ -250,12 +250,6 @@ class Store:
             "SELECT count(*) FROM history WHERE deleted_at IS NULL"
         ).fetchall()[0][0]
 
-    def get(self, entry_id: int) -> Entry | None:
-        rows = self.conn.execute(
-            f"SELECT {_COLUMNS} FROM history h WHERE h.id = ? AND h.deleted_at IS NULL", (entry_id,)
-        ).fetchall()
-        return _row_to_entry(rows[0]) if rows else None
-
     def _newest(self, where: str, args: list[Any], limit: int,
                 match: str | None = None) -> list[Entry]:
         """Entries satisfying ``where`` (and the FTS5 query ``match``), newest first."""

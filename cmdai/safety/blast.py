@@ -157,9 +157,6 @@ def git_tracked(root: str, deadline: float) -> list[str] | None:
         if version >= 3 and flags & 0x4000:
             pos += 2
         if version == 4:
-            strip = 0
-            shift = 0
-            b = 0x80
             # git's offset varint
             b = data[pos]
             pos += 1
@@ -168,7 +165,6 @@ def git_tracked(root: str, deadline: float) -> list[str] | None:
                 b = data[pos]
                 pos += 1
                 strip = ((strip + 1) << 7) | (b & 0x7F)
-            del shift
             end = data.index(b"\0", pos)
             name = prev[:len(prev) - strip] + data[pos:end]
             pos = end + 1

@@ -350,10 +350,9 @@ class Walker:
         elif body.type == "command":
             self._command(body, rctx, redirects, extra)
         else:
-            emitted = self._stmt(body, rctx)
+            self._stmt(body, rctx)
             if redirects:
                 self._emit([":"], self._text(node), rctx, redirects, synthetic=True)
-            del emitted
 
     def _redirect(self, node: Any, ctx: _Ctx, redirects: list[tuple[str, str]], extra: list[str],
                   stdin: str | None) -> tuple[str | None, list[list[str]]]:

@@ -1,1 +1,1 @@
-from tests.generate.conftest import REAL_MODELS, installed, link_model  # noqa: F401
+from tests.generate.conftest import installed  # noqa: F401  (the real models, shared)

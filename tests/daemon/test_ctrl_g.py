@@ -9,7 +9,6 @@ from pathlib import Path
 import apsw
 import pytest
 
-from cmdai import models
 from tests.e2e.shells import Shell, cmdai
 
 ROOT = Path(__file__).resolve().parents[2]

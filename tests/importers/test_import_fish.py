@@ -14,18 +14,13 @@ import pytest
 from cmdai.history.entry import Entry
 from cmdai.history.importers import NS, Problem, driver, fish
 from cmdai.history.store import Store
+from tests.importers import parsed as parsed_items
 
 T = 1_700_000_000
 
 
 def parsed(data: bytes) -> list[tuple]:
-    out = []
-    for item in fish.parse(data):
-        if isinstance(item, Problem):
-            out.append(("!", item.line, item.reason))
-        else:
-            out.append((item.command, item.timestamp // NS))
-    return out
+    return parsed_items(fish.parse(data))
 
 
 TABLE = [

@@ -13,17 +13,11 @@ import pytest
 from cmdai.history.entry import Entry
 from cmdai.history.importers import NS, STEP_NS, Problem, driver, zsh
 from cmdai.history.store import Store
+from tests.importers import parsed as parsed_items
 
 
 def parsed(data: bytes) -> list[tuple]:
-    """(command, seconds, duration_ms) per entry; ("!", line, reason) per problem."""
-    out = []
-    for item in zsh.parse(data):
-        if isinstance(item, Problem):
-            out.append(("!", item.line, item.reason))
-        else:
-            out.append((item.command, item.timestamp // NS, item.duration_ms))
-    return out
+    return parsed_items(zsh.parse(data), with_duration=True)
 
 
 T = 1_700_000_000

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.shells import PROMPT, Shell
+from tests.e2e.shells import Shell
 
 SHELLS = ["zsh", "bash", "fish"]
 pytestmark = pytest.mark.e2e

@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from cmdai.errors import ExitCode
 from cmdai.history import spool
 from cmdai.history.entry import Entry

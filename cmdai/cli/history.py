@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import click
@@ -173,10 +174,13 @@ def search(query: tuple[str, ...], as_json: bool, mode: str | None, limit: int |
 
         choice = pick_on_tty(store, cfg.search, context, query=seed or " ".join(query),
                              mode=mode, base_filters=filters)
-        if choice is None:  # Esc / Ctrl-C: nothing on stdout, quietly
-            click.get_current_context().exit(int(ExitCode.CANCELLED))
-        click.echo(f"{choice.action}\n{choice.command}" if widget else choice.command)
-        return
+        if choice is not None:
+            click.echo(f"{choice.action}\n{choice.command}" if widget else choice.command)
+        sys.stdout.flush()
+        # leave at once: the picker's background thread may still be loading the embedding
+        # model, and tearing the interpreter down under it aborted the process ("terminate
+        # called without an active exception"), losing the choice. Esc / Ctrl-C: exit 130.
+        os._exit(0 if choice is not None else int(ExitCode.CANCELLED))
     searcher = Searcher(store, cfg.search, context)
     text = " ".join(query)
     if mode in ("semantic", "hybrid") and text.strip() and searcher.semantic_enabled:

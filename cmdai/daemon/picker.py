@@ -66,6 +66,7 @@ class PickerServer:
 
     def _serve(self, conn: socket.socket) -> None:
         fds: list[int] = []
+        cleanup: Callable[[], None] = lambda: None
         with conn:
             try:
                 if hasattr(socket, "SO_PEERCRED"):
@@ -78,7 +79,7 @@ class PickerServer:
                     raise protocol.ProtocolError("a picker request is a version-1 JSON object")
                 if len(fds) != 1:
                     raise protocol.ProtocolError("a picker request passes one terminal")
-                reply = self.pick(request, fds[0])
+                reply, cleanup = self.pick(request, fds[0])
             except (protocol.ProtocolError, ValueError) as exc:
                 reply = {"type": "error", "code": 2, "message": str(exc)}
             except Exception as exc:  # noqa: BLE001 - a failed pick never stops the daemon
@@ -92,8 +93,11 @@ class PickerServer:
                 conn.sendall(protocol.encode(reply))
             except OSError:
                 pass
+            cleanup()  # after the reply: the shell gets its line without waiting for this
 
-    def pick(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
+    def pick(self, request: dict[str, Any], fd: int
+             ) -> tuple[dict[str, Any], Callable[[], None]]:
+        """Draw the picker on ``fd``; the reply, and what to run once it is sent."""
         if not os.isatty(fd):
             raise protocol.ProtocolError("the passed file descriptor is not a terminal")
         self.active += 1
@@ -104,7 +108,8 @@ class PickerServer:
         finally:
             self.active -= 1
 
-    def _pick(self, request: dict[str, Any], fd: int) -> dict[str, Any]:
+    def _pick(self, request: dict[str, Any], fd: int
+              ) -> tuple[dict[str, Any], Callable[[], None]]:
         from prompt_toolkit.input import create_input
         from prompt_toolkit.output import create_output
 
@@ -113,6 +118,15 @@ class PickerServer:
         from cmdai.ui.picker import Picker
 
         store = Store.open()
+        picker: Picker | None = None
+
+        def cleanup() -> None:
+            # the picker's background loader may still be reading vectors from the store:
+            # closing the connection under it fails (APSW ThreadingViolationError)
+            if picker is not None:
+                picker.wait()
+            store.close()
+
         tty_in = os.fdopen(os.dup(fd), "r")
         tty_out = os.fdopen(os.dup(fd), "w")
         try:
@@ -121,10 +135,12 @@ class PickerServer:
             picker = Picker(store, self.cfg, context, query=str(request.get("text", "")),
                             input=create_input(tty_in), output=create_output(stdout=tty_out))
             choice = picker.run()
+        except BaseException:
+            cleanup()
+            raise
         finally:
             tty_in.close()
             tty_out.close()
-            store.close()
         if choice is None:
-            return {"type": "cancelled"}
-        return {"type": "picked", "action": choice.action, "command": choice.command}
+            return {"type": "cancelled"}, cleanup
+        return {"type": "picked", "action": choice.action, "command": choice.command}, cleanup

@@ -86,6 +86,7 @@ class Picker:
         self.background = background
         self._input = input
         self._output = output
+        self._loader: threading.Thread | None = None
         self.app = self._build(query)
         self.refresh()
 
@@ -252,23 +253,32 @@ class Picker:
         self.confirm_delete = None
         if hit is None:
             return
-        ids = [r[0] for r in self.store.conn.execute(
-            "SELECT id FROM history WHERE command = ? AND deleted_at IS NULL",
-            (hit.entry.command,))]
-        with self.lock:
+        with self.lock:  # the loader thread shares the store's connection
+            ids = [r[0] for r in self.store.conn.execute(
+                "SELECT id FROM history WHERE command = ? AND deleted_at IS NULL",
+                (hit.entry.command,))]
             n = self.store.delete(ids)
             self.searcher.invalidate()
             if self.searcher.semantic_enabled and self.background:
-                threading.Thread(target=self._load_semantic, daemon=True).start()
+                self._start_loader()
             self.message = f"deleted {n} run{'s' * (n != 1)}"
             self.refresh()
 
+    def _start_loader(self) -> None:
+        self._loader = threading.Thread(target=self._load_semantic, name="picker-semantic",
+                                        daemon=True)
+        self._loader.start()
+
     def run(self) -> Choice | None:
         if self.background and self.mode in ("semantic", "hybrid"):
-            def start() -> None:
-                threading.Thread(target=self._load_semantic, daemon=True).start()
-            self.app.pre_run_callables.append(start)
+            self.app.pre_run_callables.append(self._start_loader)
         return self.app.run()
+
+    def wait(self) -> None:
+        """Wait for the background loader: it uses the store, so close the store after this."""
+        loader = self._loader
+        if loader is not None:
+            loader.join()
 
 
 def _confirming(picker: Picker) -> Any:

@@ -77,7 +77,7 @@ def test_real_model_puts_a_command_in_the_buffer_and_does_not_run_it(shells, ins
     text = "list all files in this directory with their sizes"
     before = sh.spool_lines()
     ctrl_g(sh, text)
-    sh.wait_for(lambda: sh.prompt_line() not in ("", text) and "cmdai: " in sh.text()
+    sh.wait_for(lambda: sh.prompt_line() not in (None, "", text) and "cmdai: " in sh.text()
                 and "working" not in sh.text().splitlines()[-1],
                 "a generated command", deadline=240)
     command = sh.prompt_line()

@@ -164,10 +164,13 @@ class Shell:
         self._drain()
         return "\n".join(line.rstrip() for line in self.screen.display).rstrip()
 
-    def prompt_line(self) -> str:
-        """The last line showing the prompt, without the prompt."""
-        lines = [ln for ln in self.text().splitlines() if ln.startswith(PROMPT.rstrip())]
-        return lines[-1][len(PROMPT):] if lines else ""
+    def prompt_line(self) -> str | None:
+        """The line being edited, without the prompt: the cursor's row, when it shows the
+        prompt (None otherwise). Not the last prompt on screen: after a picker erases itself,
+        that is an earlier command's line, and a test that waits for it types too early."""
+        self._drain()
+        row = self.screen.display[self.screen.cursor.y].rstrip()
+        return row[len(PROMPT):] if row.startswith(PROMPT.rstrip()) else None
 
     def wait_for(self, predicate, what: str, deadline: float | None = None) -> None:
         end = time.monotonic() + (deadline or DEADLINE)

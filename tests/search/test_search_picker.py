@@ -133,3 +133,28 @@ def test_cli_interactive_without_a_terminal_fails_cleanly(cli_home):
     out = cli("search", "--interactive", env_home=cli_home)
     assert out.returncode == 2 and out.stdout == ""
     assert "needs a terminal" in out.stderr
+
+
+def test_the_picker_returns_at_once_and_wait_outlasts_the_background_loader(store, embedder):
+    """The daemon closes the store after ``wait()``: the loader thread, still loading when the
+    user pressed Enter, uses that store (closing it under the loader failed the pick)."""
+    import threading
+
+    release = threading.Event()
+
+    def slow_model():
+        release.wait(10)
+        return embedder
+
+    searcher = Searcher(store, SearchConfig(), CTX, embedder_factory=slow_model, semantic=True)
+    with create_pipe_input() as inp:
+        picker = Picker(store, SearchConfig(), CTX, query="docker vol", input=inp,
+                        output=DummyOutput(), searcher=searcher)
+        inp.send_text("\r")
+        choice = picker.run()
+    assert choice == Choice("insert", "docker volume prune -f")  # from the text index
+    assert picker._loader is not None and picker._loader.is_alive()
+    release.set()
+    picker.wait()
+    assert searcher.semantic_ready() and not picker.message  # the loader used the open store
+    store.close()

@@ -165,6 +165,8 @@ class Catalog:
         self.max_count = max((r[1] for r in rows), default=1)
         self.avg_len = (sum(len(c) for c in self.commands) / len(rows)) if rows else 1.0
         self.vector_rows: Any = None  # numpy index into a VectorIndex, -1 when missing
+        self.row_to_cat: Any = None  # the reverse, for a large VectorIndex
+        self.static: dict[int, float] = {}  # query-independent score parts, summed (lazily)
         self.index: dict[str, int] | None = None  # command -> position, built when needed
 
     def __len__(self) -> int:
@@ -238,7 +240,7 @@ class Searcher:
                 embed_pending(self.store, self._embedder, limit=limit, progress=progress)
             self._vectors = VectorIndex.load(self.store, self._embedder.model_id)
             for cat in self._catalogs.values():
-                cat.vector_rows = None
+                cat.vector_rows = cat.row_to_cat = None
             return True
         except ModelError as exc:
             self.semantic_error = exc.message + (f" ({exc.hint})" if exc.hint else "")
@@ -254,20 +256,46 @@ class Searcher:
             self._qvec_cache[text] = vec
         return vec
 
-    def _similarities(self, cat: Catalog, text: str) -> Any:
-        """Cosine similarity of each catalog command with the query (0 where no vector)."""
+    def _semantic(self, cat: Catalog, text: str, k: int, also: Any = ()) -> dict[int, float]:
+        """Cosine similarity with the query for the ``k`` nearest catalog commands (at least
+        ``min_similarity``) and for the catalog indices in ``also`` (when above 0)."""
         import numpy as np
 
         vectors = self._vectors
         if cat.vector_rows is None:
             cat.vector_rows = np.array([vectors.rows.get(c, -1) for c in cat.commands],
                                        dtype=np.int64)
-        sims_all = vectors.similarities(self._query_vector(text))
-        if not len(sims_all):
-            return np.zeros(len(cat), dtype=np.float32)
-        sims = sims_all[np.maximum(cat.vector_rows, 0)]
-        sims[cat.vector_rows < 0] = 0.0
-        return sims
+        query_vector = self._query_vector(text)
+        floor = self.cfg.min_similarity
+        out: dict[int, float] = {}
+        if vectors.exact:
+            sims = vectors.similarities(query_vector)[np.maximum(cat.vector_rows, 0)]
+            sims[cat.vector_rows < 0] = 0.0
+            k = min(k, len(sims))
+            top = np.argpartition(-sims, k - 1)[:k] if k else []
+            out = {int(i): float(sims[i]) for i in top if sims[i] >= floor}
+            for i in also:
+                if i not in out and sims[i] > 0:
+                    out[i] = float(sims[i])
+            return out
+        # a large index: the nearest rows of the whole index, mapped into this catalog
+        if cat.row_to_cat is None:
+            have = cat.vector_rows >= 0
+            cat.row_to_cat = np.full(len(vectors), -1, dtype=np.int64)
+            cat.row_to_cat[cat.vector_rows[have]] = np.flatnonzero(have)
+        rows, sims = vectors.nearest(query_vector, max(k, vectors.RERANK))
+        for i, sim in zip(cat.row_to_cat[rows], sims):
+            if len(out) >= k or sim < floor:
+                break
+            if i >= 0:
+                out[int(i)] = float(sim)
+        extra = [i for i in also if i not in out and cat.vector_rows[i] >= 0]
+        if extra:
+            for i, sim in zip(extra, vectors.similarities_at(cat.vector_rows[extra],
+                                                             query_vector)):
+                if sim > 0:
+                    out[i] = float(sim)
+        return out
 
     # -- matching ------------------------------------------------------------------------
     def _narrowed(self, cat: Catalog, kind: str, query: str,
@@ -417,15 +445,9 @@ class Searcher:
             candidates = set(fuzzy_s)
         else:  # semantic, hybrid
             use_sem = self.semantic_enabled and self.load_semantic() and len(self._vectors)
-            if use_sem:
-                import numpy as np
-
-                sims = self._similarities(cat, query)
-                k = min(len(sims), max(SEMANTIC_CANDIDATES, limit * 2))
-                top = np.argpartition(-sims, k - 1)[:k] if k else []
-                floor = w.min_similarity
-                sem_s = {int(i): float(sims[i]) for i in top if sims[i] >= floor}
+            k = max(SEMANTIC_CANDIDATES, limit * 2)
             if mode == "semantic":
+                sem_s = self._semantic(cat, query, k) if use_sem else {}
                 candidates = set(sem_s)
             else:
                 words = query.lower().split()
@@ -436,22 +458,25 @@ class Searcher:
                 prefix_s = {i: 1.0 for i in text_s if cat.lower[i].startswith(ql)}
                 if len(text_s) < limit and " " not in query and len(query) >= 3:
                     fuzzy_s = self._fuzzy(cat, query)
+                # semantic scores for the text matches too
+                sem_s = self._semantic(cat, query, k, also=text_s) if use_sem else {}
                 candidates = set(text_s) | set(sem_s) | set(fuzzy_s)
-                if use_sem:  # semantic scores for the text matches too
-                    for i in text_s:
-                        if i not in sem_s:
-                            s = float(sims[i])
-                            if s > 0:
-                                sem_s[i] = s
-        # score every candidate as a tuple of numbers; build Hits (entries, named parts) only
-        # for the ones shown: at 100k entries that is most of a keystroke's cost
-        scored = []
+        # score every candidate as one number (the parts that do not depend on the query are
+        # summed once per command and kept); build Hits with named parts only for those shown
+        static = cat.static
         for i in candidates:
-            parts = self._parts(cat, i, text_s, prefix_s, fuzzy_s, sem_s)
-            scored.append((sum(parts), cat.rows[i][2], i, parts))
+            if i not in static:
+                static[i] = sum(self._parts(cat, i, {}, {}, {}, {}))
+        rows = cat.rows
+        scored = [(static[i] + w.weight_text * text_s.get(i, 0.0)
+                   + w.weight_prefix * prefix_s.get(i, 0.0)
+                   + w.weight_fuzzy * fuzzy_s.get(i, 0.0)
+                   + w.weight_semantic * max(0.0, sem_s.get(i, 0.0)), rows[i][2], i)
+                  for i in candidates]
         top = heapq.nlargest(limit, scored)
-        return [Hit(cat.entry(i), cat.rows[i][1], score, dict(zip(PARTS, parts)))
-                for score, _, i, parts in top]
+        return [Hit(cat.entry(i), rows[i][1], score,
+                    dict(zip(PARTS, self._parts(cat, i, text_s, prefix_s, fuzzy_s, sem_s))))
+                for score, _, i in top]
 
     def _parts(self, cat: Catalog, i: int, text_s: dict[int, float], prefix_s: dict[int, float],
                fuzzy_s: dict[int, float], sem_s: dict[int, float]) -> tuple[float, ...]:

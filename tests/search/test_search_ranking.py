@@ -194,3 +194,38 @@ def test_the_index_prefilter_keeps_every_result(tmp_path, mode, text):
         text, mode, replace(HardFilters(), match=fts_prefilter(text, mode)))
     assert full, (mode, text)
     assert [h.entry.command for h in narrowed] == [h.entry.command for h in full]
+
+
+def test_a_large_index_uses_its_binary_prefilter_and_finds_the_same(store, embedder, monkeypatch):
+    """Above EXACT_MAX vectors a query ranks sign bits first and reranks RERANK rows exactly;
+    forced on here (the seeded store is small) it must find what the exact product finds."""
+    exact = searcher(store, embedder)
+    assert exact.load_semantic() and exact._vectors.exact
+    monkeypatch.setattr(VectorIndex, "EXACT_MAX", 0)
+    monkeypatch.setattr(VectorIndex, "RERANK", 8)
+    binary = searcher(store, embedder)
+    assert binary.load_semantic() and not binary._vectors.exact
+    for query, expected in LABELLED[:6]:
+        assert top(binary.search(query, "semantic"), 3) == top(exact.search(query, "semantic"), 3)
+        assert expected in top(binary.search(query, "hybrid"), 3)
+    # the prefilter keeps only the closest sign patterns: fewer rows than the index holds
+    vectors = binary._vectors
+    kept = vectors._prefilter(embedder.embed_one("clean up unused docker volumes"), 8)
+    assert 8 <= len(kept) < len(vectors)
+    # a hard filter that excludes the nearest rows still gets semantic results from the rest
+    hits = binary.search("clean up unused docker volumes", "semantic", HardFilters(cwd="/home/u"))
+    assert hits and all(h.entry.cwd == "/home/u" for h in hits)
+
+
+def test_vector_index_nearest_is_exact_below_the_threshold(embedder):
+    import numpy as np
+
+    cmds = ["docker volume prune -f", "free -h", "df -h", "git status", "ls -la"]
+    matrix = embedder.embed(cmds)
+    index = VectorIndex("m", cmds, {c: i for i, c in enumerate(cmds)}, matrix)
+    q = embedder.embed_one("check memory usage")
+    rows, sims = index.nearest(q, 3)
+    expected = np.argsort(-(matrix @ q))[:3]
+    assert rows.tolist() == expected.tolist()
+    assert np.allclose(sims, (matrix @ q)[expected], atol=1e-5)
+    assert index.top(q, 1)[0][0] == "free -h"

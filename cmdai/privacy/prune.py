@@ -52,6 +52,7 @@ def prune(store: Store, policy: Policy, *, dry_run: bool = False) -> PruneReport
     ).fetchall()
     doomed: list[int] = []
     rewrites: list[tuple[int, str, bytes]] = []
+    old_text: dict[int, str] = {}
     for entry_id, ts, session, command, cwd, exit_ in rows:
         report.scanned += 1
         reason = policy.filtered(command, cwd, exit_)
@@ -64,6 +65,7 @@ def prune(store: Store, policy: Policy, *, dry_run: bool = False) -> PruneReport
             report.kinds.update(kinds)
             key = Entry(command=new, timestamp=ts, session=session).dedup_key()
             rewrites.append((entry_id, new, key))
+            old_text[entry_id] = command
             if len(report.examples) < 5:
                 report.examples.append(new)
     gen_rewrites: list[tuple[int, str, str]] = []
@@ -93,6 +95,7 @@ def prune(store: Store, policy: Policy, *, dry_run: bool = False) -> PruneReport
                 "UPDATE history SET command = ?, dedup = ? WHERE id = ?", (new, key, entry_id)
             )
             report.redacted += 1
+        store.forget_vectors(old_text[entry_id] for entry_id, _, _ in rewrites)
         for gid, request, proposal in gen_rewrites:
             store.conn.execute(
                 "UPDATE generations SET request = ?, command = ? WHERE id = ?", (request, proposal, gid)

@@ -65,10 +65,7 @@ def embed_pending(store: Store, embedder: Embedder | None = None, *, limit: int 
     model_id = embedder.model_id if embedder is not None else current_model_id()
     texts, resume, complete = _pending_rows(store, model_id, limit)
     if not texts:
-        with store.conn:
-            store.conn.execute(
-                "INSERT INTO embed_state(model, last_id) VALUES (?, ?) ON CONFLICT(model)"
-                " DO UPDATE SET last_id = max(last_id, excluded.last_id)", (model_id, resume))
+        _finish(store, model_id, resume, complete)
         return 0
     if embedder is None:
         from cmdai.semantic.embedder import shared
@@ -86,11 +83,22 @@ def embed_pending(store: Store, embedder: Embedder | None = None, *, limit: int 
         done += len(chunk)
         if progress:
             progress(done, len(texts))
+    _finish(store, model_id, resume, complete)
+    return done
+
+
+def _finish(store: Store, model_id: str, resume: int, complete: bool) -> None:
+    """Remember how far the embedder looked; once the current model has a vector for every
+    command, the vectors of older models (or glossary versions) are dead weight: drop them."""
+    from cmdai.semantic.embedder import current_model_id
+
     with store.conn:
         store.conn.execute(
             "INSERT INTO embed_state(model, last_id) VALUES (?, ?) ON CONFLICT(model)"
             " DO UPDATE SET last_id = max(last_id, excluded.last_id)", (model_id, resume))
-    return done
+        if complete and model_id == current_model_id():
+            store.conn.execute("DELETE FROM embeddings WHERE model <> ?", (model_id,))
+            store.conn.execute("DELETE FROM embed_state WHERE model <> ?", (model_id,))
 
 
 def tty_progress(label: str = "cmdai: embedding history") -> Progress | None:

@@ -111,3 +111,28 @@ def test_prune_cli(cmdai_home):
     out = run("--json")
     assert json.loads(out.stdout)["redacted"] == 1
     assert json.loads(run("--json").stdout)["redacted"] == 0
+
+
+def test_prune_and_delete_drop_the_vectors_of_texts_no_row_holds(tmp_path):
+    """Cached embeddings of a rewritten or deleted text leave in one pass per batch; a text
+    still held by another live row keeps its vector."""
+    db = tmp_path / "h.db"
+    secret_cmd = SECRETS[0][0]
+    seed(db, [secret_cmd, "git status", "git status", NEAR_MISSES[0]])
+    with Store.open(db) as store:
+        with store.conn:
+            for text in (secret_cmd, "git status", NEAR_MISSES[0]):
+                store.conn.execute("INSERT INTO embeddings(model, command, vector) VALUES"
+                                   " ('m', ?, x'00000000')", (text,))
+
+        def vectors():
+            return {r[0] for r in store.conn.execute("SELECT command FROM embeddings")}
+
+        prune(store, privacy.load_policy())
+        assert vectors() == {"git status", NEAR_MISSES[0]}
+        ids = [r[0] for r in store.conn.execute(
+            "SELECT id FROM history WHERE command = 'git status' ORDER BY id")]
+        store.delete(ids[:1])
+        assert "git status" in vectors()  # the other run still holds it
+        store.delete(ids[1:])
+        assert vectors() == {NEAR_MISSES[0]}

@@ -229,3 +229,18 @@ def test_vector_index_nearest_is_exact_below_the_threshold(embedder):
     assert rows.tolist() == expected.tolist()
     assert np.allclose(sims, (matrix @ q)[expected], atol=1e-5)
     assert index.top(q, 1)[0][0] == "free -h"
+
+
+def test_vectors_of_an_older_model_leave_once_the_current_one_is_complete(store, embedder):
+    with store.conn:
+        store.conn.execute("INSERT INTO embeddings(model, command, vector) VALUES"
+                           " ('old-model', 'git status', x'00000000')")
+        store.conn.execute("INSERT INTO embed_state(model, last_id) VALUES ('old-model', 9)")
+    assert embed_pending(store, embedder, limit=3) == 3  # not complete yet: kept
+    assert store.conn.execute("SELECT count(*) FROM embeddings WHERE model = 'old-model'"
+                              ).fetchall()[0][0] == 1
+    embed_pending(store, embedder, limit=1000)
+    assert {r[0] for r in store.conn.execute("SELECT DISTINCT model FROM embeddings")} == \
+        {embedder.model_id}
+    assert [r[0] for r in store.conn.execute("SELECT model FROM embed_state")] == \
+        [embedder.model_id]

@@ -104,3 +104,10 @@ def test_delete_wipes_text_and_survives_reimport(store):
     assert store.insert([E("export TOKEN=hunter2", 1)]) == 0  # not brought back
     for f in store.path.parent.iterdir():  # nor left behind in the file's free pages
         assert b"hunter2" not in f.read_bytes(), f
+
+
+def test_migration_4_drops_the_per_row_vector_triggers(tmp_path):
+    s = Store.open(tmp_path / "new.db")
+    triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert not {"embeddings_wipe", "embeddings_delete"} & triggers
+    s.close()

@@ -34,7 +34,8 @@ def test_up_on_empty_line_opens_picker_and_enter_inserts(shell_factory, name):
     sh = shell_factory(name)
     sh.run("echo alpha-one")
     sh.run("echo beta-two")
-    assert bracketed_paste_on(sh)
+    # the hook records before the shell draws its prompt: wait for the line editor
+    sh.wait_for(lambda: bracketed_paste_on(sh), "bracketed paste on at the prompt")
     recorded = len(sh.history())
     sh.send(UP)
     sh.wait_for(lambda: picker_open(sh) and "echo beta-two" in sh.text(), "the picker")
@@ -46,7 +47,7 @@ def test_up_on_empty_line_opens_picker_and_enter_inserts(shell_factory, name):
                 "the chosen command in the line")
     settle(sh)
     assert len(sh.history()) == recorded  # inserted, not run (the picker ingests the spool)
-    assert bracketed_paste_on(sh)  # pitfall 3
+    sh.wait_for(lambda: bracketed_paste_on(sh), "bracketed paste back on")  # pitfall 3
     # the inserted line runs and is recorded like any other
     sh.run("")
     assert sh.history()[-1]["command"] == "echo beta-two"
@@ -76,9 +77,8 @@ def test_keypad_up_and_escape_cancel(shell_factory, name):
     sh.wait_for(lambda: picker_open(sh), "the picker on \\eOA")
     sh.send("\x1b")
     sh.wait_for(lambda: not picker_open(sh), "the picker to close")
-    settle(sh)
-    assert sh.prompt_line() == ""
-    assert bracketed_paste_on(sh)
+    sh.wait_for(lambda: sh.prompt_line() == "" and bracketed_paste_on(sh),
+                "the empty line back, bracketed paste on")
     sh.run("echo still-recording")
     assert sh.history()[-1]["command"] == "echo still-recording"
 

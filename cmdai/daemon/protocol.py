@@ -15,7 +15,7 @@ from cmdai import paths
 
 VERSION = 1
 MAX_REQUEST = 1 << 20  # bytes in one request line
-OPS = ("ping", "status", "assist", "generate", "explain", "ingest", "shutdown")
+OPS = ("ping", "status", "assist", "generate", "explain", "ingest", "search", "shutdown")
 
 
 class ProtocolError(ValueError):

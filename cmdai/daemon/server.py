@@ -89,6 +89,9 @@ class Daemon:
         self.embedded = 0
         self.lock_fh = None
         self.picker = None
+        self.searches = 0
+        self.vectors: tuple[tuple[str, int], Any] | None = None  # `cmdai search`'s index
+        self.vectors_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -263,6 +266,56 @@ class Daemon:
         self.embedded += done
         return done
 
+    def _search(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`cmdai search` with the embedding model and the vectors already in memory."""
+        from cmdai.history.store import Store
+        from cmdai.semantic.search import MODES, Context, HardFilters, Searcher
+
+        mode = request.get("mode") or self.cfg.search.mode
+        limit = request.get("limit") or self.cfg.search.limit
+        raw = request.get("filters") or {}
+        if mode not in MODES or not isinstance(limit, int) or limit < 1 \
+                or not isinstance(raw, dict) or set(raw) - set(HardFilters.__dataclass_fields__):
+            self.errors += 1
+            return {"type": "error", "code": 2,
+                    "message": "a search takes mode (one of " + ", ".join(MODES)
+                    + "), limit (a positive integer) and filters (HardFilters fields)"}
+        self.searches += 1
+        store = Store.open()
+        try:
+            searcher = Searcher(store, self.cfg.search,
+                                Context.current(cwd=request.get("cwd") or None,
+                                                session=request.get("session") or None),
+                                embedder_factory=self._embedder, vector_loader=self._vectors)
+            text = str(request.get("text", ""))
+            if mode in ("semantic", "hybrid") and text.strip():
+                searcher.load_semantic(embed_limit=0)  # the background embedder keeps up
+            hits = searcher.search(text, mode, HardFilters(**raw), limit)
+        finally:
+            store.close()
+        return {"type": "hits", "hits": [h.to_wire() for h in hits],
+                "semantic_error": searcher.semantic_error}
+
+    @staticmethod
+    def _embedder() -> Any:
+        from cmdai.semantic.embedder import shared
+
+        return shared()
+
+    def _vectors(self, store: Any, model_id: str) -> Any:
+        """The vector index, reloaded only when the number of vectors changed."""
+        from cmdai.semantic.vectors import VectorIndex
+
+        (count,) = store.conn.execute(
+            "SELECT count(*) FROM embeddings WHERE model = ?", (model_id,)).fetchall()[0]
+        with self.vectors_lock:
+            if self.vectors is not None and self.vectors[0] == (model_id, count):
+                return self.vectors[1]
+        index = VectorIndex.load(store, model_id)
+        with self.vectors_lock:
+            self.vectors = ((model_id, count), index)
+        return index
+
     def picker_busy(self) -> bool:
         return self.picker is not None and self.picker.active > 0
 
@@ -332,6 +385,9 @@ class Daemon:
         elif op == "ingest":
             result = await asyncio.get_running_loop().run_in_executor(None, self._ingest)
             await self.send(writer, {"type": "ingested", **result})
+        elif op == "search":
+            result = await asyncio.get_running_loop().run_in_executor(None, self._search, request)
+            await self.send(writer, result)
         elif op == "shutdown":
             await self.send(writer, {"type": "bye"})
             self.stopping.set()
@@ -348,6 +404,7 @@ class Daemon:
             "backends": loaded, "model_loaded": self.backends is not None,
             "backend_error": self.backend_error, "ingested": self.ingested,
             "picks": self.picker.picks if self.picker else 0, "embedded": self.embedded,
+            "searches": self.searches,
             "python": sys.executable,
         }
 

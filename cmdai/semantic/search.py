@@ -25,7 +25,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cmdai.config import SearchConfig
@@ -140,6 +140,14 @@ class Hit:
     def to_json(self) -> dict[str, Any]:
         return {**self.entry.to_json(), "count": self.count, "score": round(self.score, 4)}
 
+    def to_wire(self) -> dict[str, Any]:
+        """Everything but the parts, as the daemon sends it (``from_wire`` reads it back)."""
+        return {"entry": asdict(self.entry), "count": self.count, "score": self.score}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Hit:
+        return cls(Entry(**data["entry"]), int(data["count"]), float(data["score"]))
+
 
 class Catalog:
     """Unique commands with their aggregates, newest first."""
@@ -184,12 +192,14 @@ class Searcher:
 
     def __init__(self, store: Store, cfg: SearchConfig | None = None,
                  context: Context | None = None, *, semantic: bool | None = None,
-                 embedder_factory: Callable[[], Any] | None = None) -> None:
+                 embedder_factory: Callable[[], Any] | None = None,
+                 vector_loader: Callable[[Store, str], Any] | None = None) -> None:
         self.store = store
         self.cfg = cfg or SearchConfig()
         self.context = context or Context.current()
         self.semantic_enabled = self.cfg.semantic if semantic is None else semantic
         self._embedder_factory = embedder_factory
+        self._vector_loader = vector_loader  # e.g. the daemon's cached index
         self._embedder: Any = None
         self._vectors: Any = None
         self._catalogs: dict[HardFilters, Catalog] = {}
@@ -238,7 +248,8 @@ class Searcher:
             limit = self.cfg.embed_per_call if embed_limit is None else embed_limit
             if limit > 0:
                 embed_pending(self.store, self._embedder, limit=limit, progress=progress)
-            self._vectors = VectorIndex.load(self.store, self._embedder.model_id)
+            load = self._vector_loader or VectorIndex.load
+            self._vectors = load(self.store, self._embedder.model_id)
             for cat in self._catalogs.values():
                 cat.vector_rows = cat.row_to_cat = None
             return True

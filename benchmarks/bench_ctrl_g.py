@@ -66,7 +66,8 @@ def key_to_buffer(shell: str, backend: str, model: str, daemon: bool, n: int) ->
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         setup_home(tmp / "cmdai", backend, model, autostart=daemon)
-        env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": "echo hi\n# says hi"}
+        env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": "echo hi\n# says hi",
+               "CMDAI_DAEMON__AUTOSTART": "true" if daemon else "false"}
         sh = Shell(shell, tmp, extra_env=env)
         try:
             text = "show the files here"
@@ -111,7 +112,8 @@ def up_to_picker(shell: str, daemon: bool, n: int, history: int) -> dict:
                            timestamp=t0 + i * 10**9, session="old", cwd="/src", exit=0)
                      for i in range(history))
         store.close()
-        sh = Shell(shell, tmp, extra_env={"PYTHONPATH": str(ROOT)})
+        sh = Shell(shell, tmp, extra_env={"PYTHONPATH": str(ROOT),
+                                          "CMDAI_DAEMON__AUTOSTART": "false"})
         try:
             if daemon:
                 subprocess.run([sys.executable, "-m", "cmdai", "daemon", "start"], env=sh.env,

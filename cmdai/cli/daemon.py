@@ -57,8 +57,10 @@ def status(as_json: bool) -> None:
 
 
 @daemon.command()
-def run() -> None:
+@click.option("--lazy", is_flag=True,
+              help="Load the language model at the first request, not at start.")
+def run(lazy: bool) -> None:
     """Run the daemon in the foreground (what `start` runs in the background)."""
     from cmdai.daemon.server import run_foreground
 
-    run_foreground()
+    run_foreground(lazy=lazy)

@@ -202,6 +202,11 @@ def search(query: tuple[str, ...], as_json: bool, mode: str | None, limit: int |
         if choice is not None:
             click.echo(f"{choice.action}\n{choice.command}" if widget else choice.command)
         sys.stdout.flush()
+        if widget and cfg.daemon.autostart:
+            # no daemon drew this picker (the widget asked first): start one for the next Up
+            from cmdai.daemon.lifecycle import spawn_lazy
+
+            spawn_lazy()
         # leave at once: the picker's background thread may still be loading the embedding
         # model, and tearing the interpreter down under it aborted the process ("terminate
         # called without an active exception"), losing the choice. Esc / Ctrl-C: exit 130.

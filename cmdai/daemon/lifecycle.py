@@ -38,6 +38,18 @@ def _lock_pid() -> int | None:
         return None
 
 
+def spawn_lazy() -> None:
+    """Start the daemon in the background without waiting, and without loading the language
+    model until the first Ctrl-G: what the history picker does, so that the next Up is drawn
+    by the daemon. A daemon already running keeps the lock, and the new one exits."""
+    paths.ensure_dir(paths.data_dir())
+    with open(paths.data_dir() / "daemon.out", "ab") as fh:
+        subprocess.Popen(
+            [sys.executable, "-m", "cmdai", "daemon", "run", "--lazy"], stdin=subprocess.DEVNULL,
+            stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+        )
+
+
 def start(wait: float = 10.0) -> tuple[int, bool]:
     """Start the daemon in the background unless it runs. Returns (pid, started_now)."""
     running = ping()

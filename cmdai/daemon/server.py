@@ -67,7 +67,7 @@ def prepare_runtime_dir() -> Path:
 
 
 class Daemon:
-    def __init__(self, *, idle_unload: float | None = None) -> None:
+    def __init__(self, *, idle_unload: float | None = None, lazy: bool = False) -> None:
         from cmdai import config
 
         self.cfg = config.load()
@@ -89,6 +89,7 @@ class Daemon:
         self.embedded = 0
         self.lock_fh = None
         self.picker = None
+        self.lazy = lazy  # started for the picker: load the language model at the first Ctrl-G
         self.searches = 0
         self.vectors: tuple[tuple[str, int], Any] | None = None  # `cmdai search`'s index
         self.vectors_lock = threading.Lock()
@@ -203,6 +204,8 @@ class Daemon:
             await loop.run_in_executor(None, self._warm_picker)
         except Exception as exc:  # noqa: BLE001 - the picker loads what it needs itself
             self.log(f"picker warm-up failed: {type(exc).__name__}: {exc}")
+        if self.lazy:
+            return
         async with self.gen_lock:
             try:
                 await asyncio.get_running_loop().run_in_executor(None, self._load_backends)
@@ -463,9 +466,9 @@ class Daemon:
         await self.send(writer, result)
 
 
-def run_foreground() -> None:
+def run_foreground(*, lazy: bool = False) -> None:
     """Run the daemon in this process until SIGTERM or a shutdown request."""
-    daemon = Daemon()
+    daemon = Daemon(lazy=lazy)
     try:
         asyncio.run(daemon.serve())
     finally:

@@ -34,7 +34,8 @@ def make_shell(tmp: Path, name: str, *, backend: str, answer: str = "", delay: f
         target = dest / model_src.name
         target.symlink_to(model_src)
         shutil.copy(str(model_src) + ".verified", str(target) + ".verified")
-    env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": answer, "CMDAI_TEST_DELAY": str(delay)}
+    env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": answer, "CMDAI_TEST_DELAY": str(delay),
+           "CMDAI_DAEMON__AUTOSTART": "true"}  # Ctrl-G starts the daemon, as for a user
     return Shell(name, tmp, extra_env=env)
 
 

@@ -57,3 +57,34 @@ def test_daemon_draws_the_picker_and_enter_inserts(shell_with_daemon, name):
     assert status(sh)["picks"] == 2
     sh.send("\x15")
     sh.run_recorded("echo still-recording")
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_the_first_picker_starts_a_lazy_daemon_that_draws_the_next(tmp_path, name):
+    """No daemon: Up runs the picker as a process, which then starts the daemon (without the
+    language model) so that the next Up is drawn by the daemon."""
+    sh = Shell(name, tmp_path / name, extra_env={"CMDAI_DAEMON__AUTOSTART": "true"})
+    try:
+        sh.run_recorded("echo autostart-one")
+        assert cmdai("daemon", "status", env=sh.env, check=False).returncode == 1
+        sh.send(UP)
+        sh.wait_for(lambda: "search>" in sh.text() and "autostart-one" in sh.text(),
+                    "the picker process")
+        sh.send("\x1b")
+        sh.wait_for(lambda: "search>" not in sh.text(), "the picker closed")
+
+        def up() -> dict | None:
+            st = cmdai("daemon", "status", "--json", env=sh.env, check=False)
+            return json.loads(st.stdout) if st.returncode == 0 else None
+
+        sh.wait_for(lambda: up() is not None, "the daemon started by the picker")
+        assert up()["model_loaded"] is False and up()["picks"] == 0  # lazy: no model yet
+        sh.send(UP)
+        sh.wait_for(lambda: "search>" in sh.text() and "autostart-one" in sh.text(),
+                    "the picker drawn by the daemon")
+        sh.send("\x1b")
+        sh.wait_for(lambda: "search>" not in sh.text(), "the picker closed")
+        assert up()["picks"] == 1
+    finally:
+        cmdai("daemon", "stop", env=sh.env, check=False)
+        sh.close()

@@ -49,6 +49,9 @@ class Shell:
             "XDG_DATA_HOME": str(tmp / "data"),
             "XDG_CACHE_HOME": str(tmp / "cache"),
             "XDG_RUNTIME_DIR": str(tmp / "run"),
+            # no daemon unless a test asks for one: a daemon empties the spool that run()
+            # counts (Ctrl-G tests and the picker's autostart test turn this on)
+            "CMDAI_DAEMON__AUTOSTART": "false",
         }
         self.env.update(extra_env or {})
         for d in ("config", "data", "cache", "run"):

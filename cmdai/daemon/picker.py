@@ -28,10 +28,14 @@ def socket_path() -> Path:
 
 class PickerServer:
     def __init__(self, search_cfg: Any, log: Callable[[str], None],
-                 before_pick: Callable[[], None] = lambda: None) -> None:
+                 before_pick: Callable[[], None] = lambda: None,
+                 make_searcher: Callable[[Any, Any], Any] | None = None) -> None:
         self.cfg = search_cfg
         self.log = log
         self.before_pick = before_pick  # e.g. ingest what the shell just recorded
+        # (store, context) -> Searcher sharing the daemon's embedder and vector index; the
+        # daemon embeds new commands in the background, so a pick never embeds
+        self.make_searcher = make_searcher
         self.sock: socket.socket | None = None
         self.picks = 0  # pickers drawn (for `cmdai daemon status`)
         self.active = 0  # pickers open now (background work waits for them)
@@ -132,8 +136,10 @@ class PickerServer:
         try:
             context = Context.current(cwd=request.get("cwd") or None,
                                       session=request.get("session") or None)
+            searcher = self.make_searcher(store, context) if self.make_searcher else None
             picker = Picker(store, self.cfg, context, query=str(request.get("text", "")),
-                            input=create_input(tty_in), output=create_output(stdout=tty_out))
+                            input=create_input(tty_in), output=create_output(stdout=tty_out),
+                            searcher=searcher, embed_limit=0 if searcher else None)
             choice = picker.run()
         except BaseException:
             cleanup()

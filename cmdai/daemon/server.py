@@ -133,7 +133,8 @@ class Daemon:
         os.chmod(sock_path, 0o600)
         from cmdai.daemon.picker import PickerServer
 
-        self.picker = PickerServer(self.cfg.search, self.log, before_pick=self._ingest)
+        self.picker = PickerServer(self.cfg.search, self.log, before_pick=self._ingest,
+                                   make_searcher=self._searcher)
         self.picker.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -272,7 +273,7 @@ class Daemon:
     def _search(self, request: dict[str, Any]) -> dict[str, Any]:
         """`cmdai search` with the embedding model and the vectors already in memory."""
         from cmdai.history.store import Store
-        from cmdai.semantic.search import MODES, Context, HardFilters, Searcher
+        from cmdai.semantic.search import MODES, Context, HardFilters
 
         mode = request.get("mode") or self.cfg.search.mode
         limit = request.get("limit") or self.cfg.search.limit
@@ -286,10 +287,8 @@ class Daemon:
         self.searches += 1
         store = Store.open()
         try:
-            searcher = Searcher(store, self.cfg.search,
-                                Context.current(cwd=request.get("cwd") or None,
-                                                session=request.get("session") or None),
-                                embedder_factory=self._embedder, vector_loader=self._vectors)
+            searcher = self._searcher(store, Context.current(
+                cwd=request.get("cwd") or None, session=request.get("session") or None))
             text = str(request.get("text", ""))
             if mode in ("semantic", "hybrid") and text.strip():
                 searcher.load_semantic(embed_limit=0)  # the background embedder keeps up
@@ -299,11 +298,13 @@ class Daemon:
         return {"type": "hits", "hits": [h.to_wire() for h in hits],
                 "semantic_error": searcher.semantic_error}
 
-    @staticmethod
-    def _embedder() -> Any:
+    def _searcher(self, store: Any, context: Any) -> Any:
+        """A Searcher with the daemon's embedding model and cached vector index."""
         from cmdai.semantic.embedder import shared
+        from cmdai.semantic.search import Searcher
 
-        return shared()
+        return Searcher(store, self.cfg.search, context, embedder_factory=shared,
+                        vector_loader=self._vectors)
 
     def _vectors(self, store: Any, model_id: str) -> Any:
         """The vector index, reloaded only when the number of vectors changed."""

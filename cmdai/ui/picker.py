@@ -70,7 +70,7 @@ class Picker:
                  mode: str | None = None, filter_name: str | None = None,
                  base_filters: HardFilters = HardFilters(), input: Any = None,
                  output: Any = None, background: bool = True,
-                 searcher: Searcher | None = None) -> None:
+                 searcher: Searcher | None = None, embed_limit: int | None = None) -> None:
         self.store = store
         self.cfg = cfg
         self.context = context
@@ -87,6 +87,7 @@ class Picker:
         self._input = input
         self._output = output
         self._loader: threading.Thread | None = None
+        self.embed_limit = embed_limit  # commands embedded on open (None: search.embed_per_call)
         self.app = self._build(query)
         self.refresh()
 
@@ -114,7 +115,7 @@ class Picker:
 
     def _load_semantic(self) -> None:
         with self.lock:
-            ok = self.searcher.load_semantic()
+            ok = self.searcher.load_semantic(embed_limit=self.embed_limit)
             if not ok and self.searcher.semantic_error:
                 self.message = "semantic search off: " + self.searcher.semantic_error
             self.refresh()

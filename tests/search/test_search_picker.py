@@ -158,3 +158,17 @@ def test_the_picker_returns_at_once_and_wait_outlasts_the_background_loader(stor
     picker.wait()
     assert searcher.semantic_ready() and not picker.message  # the loader used the open store
     store.close()
+
+
+def test_a_picker_with_embed_limit_0_never_embeds(store, embedder):
+    """The daemon's pickers: its background loop embeds new commands, a pick only loads."""
+    searcher = Searcher(store, SearchConfig(), CTX, embedder_factory=lambda: embedder,
+                        semantic=True)
+    with create_pipe_input() as inp:
+        picker = Picker(store, SearchConfig(), CTX, query="docker", input=inp,
+                        output=DummyOutput(), searcher=searcher, embed_limit=0)
+        inp.send_text("\r")
+        picker.run()
+    picker.wait()
+    assert searcher.semantic_ready()
+    assert store.conn.execute("SELECT count(*) FROM embeddings").fetchall()[0][0] == 0

@@ -71,7 +71,9 @@ class GenerateConfig:
     context_size: int = 2048  # llama.cpp context window (tokens)
     max_tokens: int = 96  # generated tokens per answer (a command and one explanation line)
     history_examples: int = 3  # the user's own successful commands shown to the model
-    docs: bool = False  # add whatis lines of utilities the request names (measured worse: off)
+    prompt: str = "auto"  # prompt shape: auto (the model's measured one) | full | compact | plain
+    docs: bool = False  # add the --help/man option lines matching the request (measured worse: off)
+    tldr: bool = True  # add examples from your tldr cache, if you have one
     listing: bool = True  # add a short listing of the cwd
     grammar: bool = False  # constrain output to "command line + # explanation" (GBNF)
     explain: bool = True  # ask for the "# explanation" line (costs ~0.5-1 s on a 2-core CPU)
@@ -113,6 +115,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "search.filter": ("all", "session", "directory", "workspace", "host"),
     "search.enter": ("insert", "run"),
     "safety.policy": ("strict", "balanced", "permissive"),
+    "generate.prompt": ("auto", "full", "compact", "plain"),
 }
 
 

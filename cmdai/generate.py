@@ -34,10 +34,11 @@ STOP = ("\n\n", "<|im_end|>", "<|endoftext|>", "\nRequest:", "```\n")
 MAX_LISTING = 12
 MAX_DOCS = 2
 
-# One line, then a comment line: the plain shape, for backends that accept a grammar.
+# One line, then a comment line: the plain shape, for backends that accept a grammar. The command
+# may not start with a backquote (a Markdown fence) or a space.
 GRAMMAR = r'''
 root ::= cmd "\n# " expl
-cmd  ::= [^\n#] [^\n]*
+cmd  ::= [^\n#` ] [^\n]*
 expl ::= [^\n]+
 '''
 
@@ -82,6 +83,48 @@ EXAMPLES: list[tuple[str, str, str]] = [
      "git branch -d <branch>",
      "<branch> is for you to fill in"),
 ]
+
+
+@dataclass(frozen=True)
+class PromptShape:
+    """How much the model is shown. Small models differ: chosen per model by measurement
+    (benchmarks/tune_prompt.py on nl2bash_dev), named in the catalog (``prompt = "..."``)."""
+
+    shots: int  # worked examples (from EXAMPLES) in the system prompt
+    rules: bool  # the rules paragraph in the system prompt
+    listing: bool  # a short listing of the cwd
+    history: int  # at most this many of the user's own commands
+    options: int  # option lines from --help/man matching the request
+    tldr: int  # examples from the user's tldr cache
+
+
+SHAPES: dict[str, PromptShape] = {
+    "full": PromptShape(shots=len(EXAMPLES), rules=True, listing=True, history=3, options=2,
+                        tldr=2),
+    "compact": PromptShape(shots=0, rules=True, listing=True, history=2, options=1, tldr=1),
+    "plain": PromptShape(shots=0, rules=False, listing=False, history=0, options=0, tldr=0),
+}
+
+
+def prompt_shape(cfg: Any) -> PromptShape:
+    """The shape for this config: ``generate.prompt``, or for "auto" the catalog model's own."""
+    name = getattr(cfg, "prompt", "auto") or "auto"
+    if name == "auto":
+        name = "full"
+        if not getattr(cfg, "model_path", ""):
+            from cmdai import models
+
+            try:
+                name = models.get(getattr(cfg, "model", models.DEFAULT)).prompt or "full"
+            except Exception:  # noqa: BLE001 - an unknown model is reported by the backend
+                name = "full"
+    try:
+        return SHAPES[name]
+    except KeyError:
+        from cmdai.errors import ConfigError
+
+        raise ConfigError(f"unknown generate.prompt '{name}'",
+                          f"use one of: auto, {', '.join(SHAPES)}") from None
 
 
 @dataclass(frozen=True)
@@ -140,7 +183,8 @@ def detect_userland() -> tuple[str, str]:
     system = platform.system()
     os_name = {"Darwin": "macOS"}.get(system, system)
     try:
-        out = subprocess.run(["ls", "--version"], capture_output=True, text=True, timeout=2)
+        out = subprocess.run(["ls", "--version"], capture_output=True, text=True, timeout=2,
+                             check=False)
         gnu = out.returncode == 0 and "GNU" in out.stdout
     except (OSError, subprocess.SubprocessError):
         gnu = False
@@ -237,13 +281,28 @@ UTILITY_HINTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def candidate_utilities(text: str) -> list[str]:
+# English words that are also programs: in a request they are almost always just words
+ENGLISH_COMMANDS = frozenset(
+    "as at dir print top test strip time which yes more less make write last users who info look "
+    "see watch expect script display python perl ruby node".split()
+)
+
+
+def named_utilities(text: str) -> list[str]:
+    """Installed utilities the request names itself ("sort", "grep")."""
     found: list[str] = []
+    for w in re.findall(r"[A-Za-z0-9_.+-]+", text.lower()):
+        if w in ENGLISH_COMMANDS or w in STOPWORDS or w not in UTILITY_HINTS.get(w, (w,)):
+            continue  # "count" hints at wc but names nothing; "sort" names sort
+        if len(w) >= 2 and shutil.which(w) and w not in found:
+            found.append(w)
+    return found
+
+
+def candidate_utilities(text: str) -> list[str]:
+    """Named utilities, then those its words hint at ("search" -> grep), at most MAX_DOCS."""
+    found = named_utilities(text)
     words = re.findall(r"[A-Za-z0-9_.+-]+", text.lower())
-    for w in words:  # utilities the request names
-        if w not in STOPWORDS and len(w) >= 2 and w not in UTILITY_HINTS and shutil.which(w):
-            if w not in found:
-                found.append(w)
     for w in words:
         for util in UTILITY_HINTS.get(w, ()):
             if util not in found and shutil.which(util):
@@ -251,43 +310,58 @@ def candidate_utilities(text: str) -> list[str]:
     return found[:MAX_DOCS]
 
 
-@functools.lru_cache(maxsize=256)
-def _whatis(util: str) -> str:
-    try:
-        out = subprocess.run(["whatis", util], capture_output=True, text=True, timeout=2)
-        for line in out.stdout.splitlines():
-            if line.startswith(util + " ") and " - " in line:
-                return f"{util}: {line.split(' - ', 1)[1].strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return ""
+def doc_lines(text: str, utilities: Sequence[str] | None = None, limit: int = 2, *,
+              named_only: bool = True) -> list[str]:
+    """The option lines of the candidate utilities' --help/man that match the request.
 
-
-def doc_lines(text: str) -> list[str]:
-    """One whatis line per candidate utility.
-
-    (Option lines from --help were tried and measured worse: small models copy them verbatim.)
+    (The whole option list was tried and measured worse: small models copy it verbatim. Only the
+    one or two lines that share the request's rarer words are shown.)
     """
-    lines = [_whatis(util) for util in candidate_utilities(text)]
-    return [scrub_secrets(x) for x in lines if x]
+    if limit <= 0:
+        return []
+    from cmdai.retrieval import options
+
+    # only tools the request names: options of a guessed tool ("search" -> grep, when find was
+    # meant) pulled the model to the wrong tool on nl2bash
+    utilities = candidate_utilities(text) if utilities is None else utilities
+    if named_only:
+        named = named_utilities(text)
+        utilities = [u for u in utilities if u in named]
+    try:
+        found = options.relevant(text, utilities, limit=limit)
+    except Exception:  # noqa: BLE001 - documentation is a hint
+        return []
+    return [scrub_secrets(o.line()) for o in found]
+
+
+def tldr_examples(text: str, utilities: Sequence[str], limit: int) -> list[Any]:
+    """Examples from the user's tldr cache (cmdai.retrieval.tldr); [] when there is none."""
+    if limit <= 0:
+        return []
+    from cmdai.retrieval import tldr
+
+    return tldr.examples(text, limit, utilities)
 
 
 # -- prompt -------------------------------------------------------------------------------
-def system_prompt(ctx: Context) -> str:
+def system_prompt(ctx: Context, shape: PromptShape = SHAPES["full"]) -> str:
     flags = "GNU coreutils/findutils flags" if ctx.userland == "GNU" else "BSD flags (no GNU-only options)"
-    shots = "\n\n".join(f"Request: {r}\n{c}\n# {e}" for r, c, e in EXAMPLES)
-    return (
-        f"You turn a request into ONE {ctx.shell} command for {ctx.os} with {flags}.\n"
-        "Answer with exactly two lines: the command, then '# ' and a short explanation.\n"
-        "Rules: work in the current directory ('.') unless a path is given; when the request "
-        "names a file, read that file directly (ls and find only list names); use the simplest "
-        "standard tool (cat, head, tail, sort, uniq, cut, sed, awk, grep, wc, find); use only "
-        "the options the request needs; no sudo unless asked; quote "
-        "patterns; write values the user must supply as <name>.\n\n" + shots
-    )
+    text = (f"You turn a request into ONE {ctx.shell} command for {ctx.os} with {flags}.\n"
+            "Answer with exactly two lines: the command, then '# ' and a short explanation.\n")
+    if shape.rules:
+        text += (
+            "Rules: work in the current directory ('.') unless a path is given; when the request "
+            "names a file, read that file directly (ls and find only list names); use the simplest "
+            "standard tool (cat, head, tail, sort, uniq, cut, sed, awk, grep, wc, find); use only "
+            "the options the request needs; no sudo unless asked; quote "
+            "patterns; write values the user must supply as <name>.\n")
+    if shape.shots:
+        text += "\n" + "\n\n".join(f"Request: {r}\n{c}\n# {e}" for r, c, e in EXAMPLES[:shape.shots])
+    return text.rstrip("\n") if not shape.shots else text
 
 
-def user_prompt(text: str, ctx: Context, examples: Sequence[str], docs: Sequence[str]) -> str:
+def user_prompt(text: str, ctx: Context, examples: Sequence[str], docs: Sequence[str],
+                tldr: Sequence[Any] = ()) -> str:
     # the cwd's path itself is left out: shown it, small models write it instead of '.'
     parts = ["current directory: a git repository" if ctx.git else ""]
     if ctx.listing:
@@ -296,6 +370,9 @@ def user_prompt(text: str, ctx: Context, examples: Sequence[str], docs: Sequence
     if examples:
         parts.append("commands I ran before:\n"
                      + "\n".join(f"  {scrub_secrets(e)}" for e in examples))
+    if tldr:
+        parts.append("examples from tldr:\n" + "\n".join(
+            f"  # {scrub_secrets(ex.description)}\n  {scrub_secrets(ex.command)}" for ex in tldr))
     if docs:
         parts.append("docs:\n" + "\n".join(f"  {scrub_secrets(d)}" for d in docs))
     parts.append(f"Request: {scrub_secrets(text.strip())}")
@@ -307,7 +384,7 @@ def parse_answer(text: str) -> tuple[str, str]:
     """(command, explanation) from the model's plain-text answer (or its first code block)."""
     command, explanation = "", ""
     text = text.replace("\r", "")
-    fence = re.search(r"```[a-z]*\n(.*?)(?:```|$)", text, re.S)
+    fence = re.search(r"```[a-z]*\n(.*?)(?:```|$)", text, re.DOTALL)
     if fence and not text.lstrip().startswith("```"):
         text = fence.group(1)  # prose around a code block: the block is the answer
     for raw in text.splitlines():
@@ -319,17 +396,35 @@ def parse_answer(text: str) -> tuple[str, str]:
                 continue
             if line.lower().startswith(("request:", "command:")):
                 line = line.split(":", 1)[1].strip()
-            if line.startswith("$ "):
-                line = line[2:]
-            if len(line) > 1 and line[0] == line[-1] == "`":
-                line = line[1:-1]
+            line = line.removeprefix("$ ")
+            quoted = re.fullmatch(r"`([^`]+)`\s*(?:#\s*(.*))?", line)
+            if quoted:  # `cmd`, or `cmd` # explanation on the same line
+                line, explanation = quoted.group(1).strip(), (quoted.group(2) or "").strip()
+            else:
+                line, explanation = _split_comment(line)
             command = line
+            if explanation:
+                break
         elif line.startswith("#"):
             explanation = line.lstrip("#").strip()
             break
         else:
             break
     return command, explanation
+
+
+def _split_comment(line: str) -> tuple[str, str]:
+    """``cmd  # explanation`` on one line -> (cmd, explanation); a ``#`` inside quotes, ``$#``
+    or ``${#x}`` is not a comment (tree-sitter decides)."""
+    if "#" not in line:
+        return line, ""
+    data = line.encode()
+    root = _parser().parse(data).root_node
+    last = root.children[-1] if root.children else None
+    if last is None or last.type != "comment" or root.has_error or last.start_byte == 0:
+        return line, ""
+    command = data[:last.start_byte].decode().rstrip()
+    return command, data[last.start_byte:].decode().lstrip("#").strip()
 
 
 @functools.lru_cache(maxsize=1)
@@ -359,6 +454,103 @@ def parse_error(command: str) -> str | None:
     return "syntax error"
 
 
+_LS_METADATA = re.compile(r"^-[A-Za-z]*[lsigdnoF]|^--(?:size|inode|full-time|format|directory)")
+_MADE_UP_PATH = re.compile(r"(?<![\w.])/path/to/[\w./-]*|(?<![\w.])/your/[\w./-]*")
+
+
+def _stages(command: str) -> list[list[str]]:
+    import shlex
+
+    try:
+        lexer = shlex.shlex(command, posix=True, punctuation_chars="|;&")
+        lexer.whitespace_split = True
+        words = list(lexer)
+    except ValueError:
+        return []
+    stages: list[list[str]] = [[]]
+    for w in words:
+        if w in ("|", "||", "&&", ";", "&", "|&"):
+            stages.append([])
+        else:
+            stages[-1].append(w)
+    return [st for st in stages if st]
+
+
+def repair_listing(command: str, file: str) -> str | None:
+    """``ls FILE | cmd ...`` -> ``cmd ... < FILE``: the next command reads the file itself."""
+    import shlex
+
+    data = command.encode()
+    root = _parser().parse(data).root_node
+    pipe = root.children[0] if root.children else None
+    if pipe is None or pipe.type != "pipeline":
+        return None
+    commands = [c for c in pipe.children if c.is_named]
+    if len(commands) < 2 or commands[1].type != "command":
+        return None
+    first, second = commands[0], commands[1]
+    reads = data[second.start_byte:second.end_byte].decode()
+    return (data[:first.start_byte].decode() + f"{reads} < {shlex.quote(file)}"
+            + data[second.end_byte:].decode())
+
+
+def repair_made_up(command: str, request: str) -> str:
+    """Made-up paths left after the retry: the search root of find/du/ls becomes '.' (the rule
+    the model was given), any other one a placeholder the user fills in (``<logfiles>``)."""
+
+    def sub(m: re.Match[str]) -> str:
+        path = m.group(0)
+        if path in request:
+            return path
+        before = command[:m.start()].split()
+        if before and before[-1] in ("find", "du", "ls", "tree"):
+            return "."
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.rstrip("/").rsplit("/", 1)[-1]).strip("._-")
+        return f"<{name if name[:1].isalpha() else 'path'}>"
+
+    return _MADE_UP_PATH.sub(sub, command)
+
+
+def check_answer(command: str, request: str, cwd: str) -> tuple[str | None, str | None]:
+    """(problem, repaired command) for an answer; (None, None) when it looks right.
+
+    - it does not parse, invents a path (``/path/to/dir``), or gives a tool an option its
+      documentation here does not have (``find -i``): the problem is for the one retry;
+    - it lists a file's name where the request wants its content (``ls notes.txt | sort``,
+      ``find notes.txt | wc -l``): repaired at once as ``sort < notes.txt`` (the model, told,
+      mostly repeats itself; the repair costs nothing).
+    """
+    error = parse_error(command)
+    if error:
+        return error, None
+    made_up = _MADE_UP_PATH.search(command)
+    if made_up and made_up.group(0) not in request:
+        return (f"{made_up.group(0)} is a made-up path: use '.' or the path the request gives, "
+                "or <name> for a value I must fill in"), None
+    stages = _stages(command)
+    from cmdai.retrieval import options
+
+    for stage in stages:
+        bad = options.unknown_option(stage)
+        if bad:
+            return f"{stage[0]} has no option {bad}", None
+    if len(stages) >= 2 and stages[0][0] in ("ls", "find") and \
+            stages[1][0] not in ("xargs", "while", "read", "parallel"):  # those want names
+        head = stages[0]
+        operands = [w for w in head[1:] if not w.startswith("-")]
+        if head[0] == "find":
+            listing_only = not any(w in ("-exec", "-execdir", "-printf", "-ls", "-print0", "-size")
+                                   for w in head)
+        else:
+            listing_only = not any(_LS_METADATA.match(w) for w in head[1:] if w.startswith("-"))
+        files = [w for w in operands if not any(c in w for c in "*?[") and
+                 (Path(cwd) / w).is_file()]
+        if listing_only and len(files) == 1:
+            return (f"`{' '.join(head)}` prints only the name {files[0]}, not its content",
+                    repair_listing(command, files[0]))
+    return None, None
+
+
 def attach_safety(command: str, cwd: str) -> Any:
     try:
         from cmdai.safety import check
@@ -386,11 +578,14 @@ def generate(
         from cmdai import config
 
         cfg = config.load().generate
-    ctx = gather_context(cwd, shell, listing=cfg.listing)
-    examples = history_examples(text, cfg.history_examples, db)
-    docs = doc_lines(text) if cfg.docs else []
-    system = system_prompt(ctx)
-    user = user_prompt(text, ctx, examples, docs)
+    shape = prompt_shape(cfg)
+    ctx = gather_context(cwd, shell, listing=cfg.listing and shape.listing)
+    examples = history_examples(text, min(cfg.history_examples, shape.history), db)
+    utilities = candidate_utilities(text)
+    docs = doc_lines(text, utilities, shape.options) if cfg.docs else []
+    tips = tldr_examples(text, utilities, shape.tldr) if cfg.tldr else []
+    system = system_prompt(ctx, shape)
+    user = user_prompt(text, ctx, examples, docs, tips)
     stop = STOP if cfg.explain else (*STOP, "\n")
     request = Request(system=system, user=user, max_tokens=cfg.max_tokens, stop=stop,
                       on_token=on_token, cancel=cancel or threading.Event(),
@@ -400,23 +595,36 @@ def generate(
     command, explanation = parse_answer(completion.text)
     raw = completion.text
     attempts = 1
-    error = parse_error(command)
-    if error:
+    problem, repaired = check_answer(command, text, ctx.cwd)
+    if repaired:
+        command = repaired
+    elif problem:
         attempts = 2
+        what = (f"is not valid {ctx.shell}" if parse_error(command) else "is wrong")
+        hint = ""
+        if " has no option " in problem:
+            lines = doc_lines(text, [problem.split()[0]], 2, named_only=False)
+            hint = "".join(f"\n  {line}" for line in lines)
+            hint = f" Its options for this: {hint}" if hint else ""
         retry = Request(
             system=system,
-            user=f"{user}\n(Your answer `{command}` is not valid {ctx.shell}: {error}. "
-                 "Answer again.)",
+            user=f"{user}\n(Your answer `{command}` {what}: {problem}.{hint} Answer again.)",
             max_tokens=cfg.max_tokens, stop=stop, on_token=on_token, cancel=request.cancel,
             grammar=request.grammar)
         completion = backend.complete(retry)
+        first = command, explanation, raw
         command, explanation = parse_answer(completion.text)
         raw = completion.text
+        if _MADE_UP_PATH.search(command) and parse_error(command) is None:
+            command = repair_made_up(command, text)
         if parse_error(command):
-            raise ModelError(
-                f"the model's answer is not a valid command: {command!r}",
-                "rephrase the request, or try a bigger model (`cmdai model list`)",
-            )
+            if parse_error(first[0]) is None:
+                command, explanation, raw = first  # the first answer was usable after all
+            else:
+                raise ModelError(
+                    f"the model's answer is not a valid command: {command!r}",
+                    "rephrase the request, or try a bigger model (`cmdai model list`)",
+                )
     verdict = attach_safety(command, ctx.cwd)
     return Answer(
         command=command, explanation=explanation, safety=verdict, backend=backend.name,

@@ -46,6 +46,7 @@ class Model:
     pypi_version: str
     pypi_packages: tuple[str, ...]
     pypi_member: str = ""
+    prompt: str = "full"  # its prompt shape (cmdai.generate.SHAPES), chosen by measurement
 
     @property
     def requirements(self) -> list[str]:

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from cmdai import backends, generate as g
+from cmdai import backends
+from cmdai import generate as g
 from cmdai.backends import Request
 from cmdai.backends import llama_cpp as lc
 from cmdai.config import GenerateConfig
@@ -89,6 +90,31 @@ def test_grammar_keeps_the_plain_shape(small, project):
     cfg = GenerateConfig(model=SMALL, backends=["llama_cpp"], grammar=True)
     answer = g.generate("count the lines of notes.txt", cfg=cfg, cwd=str(project))
     assert "\n" not in answer.command and answer.command
+    assert g.parse_error(answer.command) is None
+
+
+def test_the_grammar_forces_the_shape_a_prompt_asks_against(small):
+    """Asked for a fenced block and prose, the model writes them; the grammar overrules that."""
+    import re
+
+    be = backends.create("llama_cpp", small)
+    req = {"system": "Answer in markdown: a ```bash code block, then a paragraph of prose.",
+               "user": "print the date", "max_tokens": 40}
+    free = be.complete(Request(**req))
+    assert free.text.lstrip().startswith("```")
+    shaped = be.complete(Request(**req, grammar=g.GRAMMAR))
+    assert re.fullmatch(r"[^\n#][^\n]*\n# [^\n]+", shaped.text), shaped.text
+    command, explanation = g.parse_answer(shaped.text)
+    assert command and explanation
+
+
+def test_the_small_model_gets_its_own_prompt_shape(small, project):
+    from cmdai import models
+
+    shape = g.SHAPES[models.get(SMALL).prompt]
+    answer = g.generate("count the lines of notes.txt", cfg=small, cwd=str(project))
+    assert answer.prompt["system"] == g.system_prompt(g.gather_context(project), shape)
+    assert ("Request:" in answer.prompt["system"]) == bool(shape.shots)
     assert g.parse_error(answer.command) is None
 
 

@@ -17,6 +17,10 @@ from cmdai import generate as g
     ("# a comment first\nuname -a\n# kernel", "uname -a", "kernel"),
     ("ls\nrm -rf /\n# two commands", "ls", ""),  # only the first line is the answer
     ("", "", ""),
+    ("`date +%F` # today's date", "date +%F", "today's date"),  # small models do this
+    ("du -sh .   # the size of here\n", "du -sh .", "the size of here"),
+    ("echo \"a # b\" | wc -c", "echo \"a # b\" | wc -c", ""),  # quoted: not a comment
+    ("echo ${#HOME}\n# length", "echo ${#HOME}", "length"),
 ])
 def test_parse_answer(text, command, explanation):
     assert g.parse_answer(text) == (command, explanation)

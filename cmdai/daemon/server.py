@@ -218,12 +218,10 @@ class Daemon:
         if self.backends is None:
             return
         self.backends = None
-        try:
-            from cmdai.backends import llama_cpp
+        from cmdai.backends import llama_cpp, mlx
 
-            llama_cpp.close_all()
-        except ImportError:
-            pass
+        llama_cpp.close_all()
+        mlx.close_all()
         import gc
 
         gc.collect()

@@ -251,3 +251,21 @@ def test_daemon_embeds_history_in_the_background(env, cmdai_home):
     store = Store.open()
     (n,) = store.conn.execute("SELECT count(*) FROM embeddings").fetchall()[0]
     assert n == 300
+
+
+def test_idle_unload_frees_every_local_runtime(cmdai_home):
+    """Unloading releases llama.cpp's and mlx's models (both loaders are asked)."""
+    from cmdai.backends import llama_cpp, mlx
+    from cmdai.daemon.server import Daemon
+
+    closed = []
+    daemon = Daemon(idle_unload=1)
+    daemon.backends = [object()]
+    orig = llama_cpp.close_all, mlx.close_all
+    llama_cpp.close_all = lambda: closed.append("llama_cpp")
+    mlx.close_all = lambda: closed.append("mlx")
+    try:
+        daemon.unload()
+    finally:
+        llama_cpp.close_all, mlx.close_all = orig
+    assert closed == ["llama_cpp", "mlx"] and daemon.backends is None

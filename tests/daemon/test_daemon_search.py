@@ -42,20 +42,3 @@ def test_a_bad_search_request_is_refused_with_the_reason(env, cmdai_home):  # no
     assert reply["type"] == "error" and "filters" in reply["message"]
     assert request(cmdai_home, op="ping")[-1]["type"] == "pong"  # still serving
 
-
-def test_idle_unload_frees_every_local_runtime(cmdai_home):
-    """Unloading releases llama.cpp's and mlx's models (both loaders are asked)."""
-    from cmdai.backends import llama_cpp, mlx
-    from cmdai.daemon.server import Daemon
-
-    closed = []
-    daemon = Daemon(idle_unload=1)
-    daemon.backends = [object()]
-    orig = llama_cpp.close_all, mlx.close_all
-    llama_cpp.close_all = lambda: closed.append("llama_cpp")
-    mlx.close_all = lambda: closed.append("mlx")
-    try:
-        daemon.unload()
-    finally:
-        llama_cpp.close_all, mlx.close_all = orig
-    assert closed == ["llama_cpp", "mlx"] and daemon.backends is None

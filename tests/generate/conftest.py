@@ -73,3 +73,23 @@ def project(tmp_path):
     (root / "src" / "util.py").write_text("X = 1\n")
     (root / "notes.txt").write_text("a\nb\n")
     return root
+
+
+def cancel_after_first_token(backend) -> list[str]:
+    """Cancel a long request at its first token: Cancelled is raised; the tokens seen."""
+    import threading
+
+    from cmdai.backends import Request
+    from cmdai.errors import Cancelled
+
+    cancel = threading.Event()
+    seen: list[str] = []
+
+    def on_token(piece):
+        seen.append(piece)
+        cancel.set()
+
+    with pytest.raises(Cancelled):
+        backend.complete(Request(system="Write a long story.", user="go", max_tokens=64,
+                                 on_token=on_token, cancel=cancel))
+    return seen

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 
@@ -11,9 +10,8 @@ from cmdai import generate as g
 from cmdai.backends import Request
 from cmdai.backends import llama_cpp as lc
 from cmdai.config import GenerateConfig
-from cmdai.errors import Cancelled
 
-from .conftest import SMALL
+from .conftest import SMALL, cancel_after_first_token
 
 pytestmark = pytest.mark.slow
 
@@ -73,17 +71,7 @@ def test_a_corrupt_state_file_is_ignored(small):
 
 def test_cancel_stops_generation(small):
     be = backends.create("llama_cpp", small)
-    cancel = threading.Event()
-    seen = []
-
-    def on_token(piece):
-        seen.append(piece)
-        cancel.set()
-
-    with pytest.raises(Cancelled):
-        be.complete(Request(system="Write a long story.", user="go", max_tokens=64,
-                            on_token=on_token, cancel=cancel))
-    assert len(seen) == 1
+    assert len(cancel_after_first_token(be)) == 1
 
 
 def test_grammar_keeps_the_plain_shape(small, project):

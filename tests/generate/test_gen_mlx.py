@@ -11,7 +11,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -19,10 +18,10 @@ from cmdai import backends, models
 from cmdai.backends import BackendError, Request
 from cmdai.backends import mlx as mlx_backend
 from cmdai.config import GenerateConfig
-from cmdai.errors import Cancelled, ModelError
+from cmdai.errors import ModelError
 from cmdai.models import convert
 
-from .conftest import REAL_MODELS
+from .conftest import REAL_MODELS, cancel_after_first_token
 
 pytest.importorskip("mlx_lm", reason="the dev extra installs mlx[cpu] and mlx-lm: "
                     "./install.sh --dev")
@@ -126,17 +125,7 @@ def test_streams_stops_and_keeps_the_prefix_warm(mlx_cfg):
 
 def test_cancel_stops_generation(mlx_cfg):
     be = backends.create("mlx", mlx_cfg)
-    cancel = threading.Event()
-    seen = []
-
-    def on_token(piece):
-        seen.append(piece)
-        cancel.set()
-
-    with pytest.raises(Cancelled):
-        be.complete(Request(system="Write a long story.", user="go", max_tokens=64,
-                            on_token=on_token, cancel=cancel))
-    assert len(seen) == 1
+    assert len(cancel_after_first_token(be)) == 1
     after = be.complete(Request(system="Write a long story.", user="go", max_tokens=4))
     assert after.text and after.extra["kv"] == "warm"  # the cache was trimmed back, not lost
 

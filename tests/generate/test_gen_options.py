@@ -12,6 +12,20 @@ from cmdai.errors import ConfigError
 from cmdai.retrieval import options, stem, stems
 from tests.doubles import FixedBackend
 
+
+def scripted(monkeypatch, answers: list[str]) -> tuple[FixedBackend, list[str]]:
+    """A backend answering ``answers`` in turn, and the list of the requests it was sent."""
+    replies = iter(answers)
+    seen: list[str] = []
+
+    class Scripted(FixedBackend):
+        def complete(self, request):
+            seen.append(request.user)
+            monkeypatch.setenv("CMDAI_TEST_ANSWER", next(replies))
+            return super().complete(request)
+
+    return Scripted(None), seen
+
 SORT_HELP = """Usage: sort [OPTION]... [FILE]...
 Ordering options:
 
@@ -124,18 +138,10 @@ def test_post_check_leaves_good_commands_alone(tmp_path, command):
 
 
 def test_a_made_up_path_is_retried_once_with_the_problem(monkeypatch, project):
-    answers = iter(["find /path/to/dir -name '*.txt'\n# text files",
-                    "find . -name '*.txt'\n# text files"])
-    seen = []
-
-    class Twice(FixedBackend):
-        def complete(self, request):
-            seen.append(request.user)
-            monkeypatch.setenv("CMDAI_TEST_ANSWER", next(answers))
-            return super().complete(request)
-
+    backend, seen = scripted(monkeypatch, ["find /path/to/dir -name '*.txt'\n# text files",
+                                           "find . -name '*.txt'\n# text files"])
     answer = g.generate("find the text files", cfg=GenerateConfig(), cwd=str(project),
-                        backends=[Twice(None)])
+                        backends=[backend])
     assert answer.command == "find . -name '*.txt'" and answer.attempts == 2
     assert "/path/to/dir is a made-up path" in seen[1]
 
@@ -191,18 +197,10 @@ def test_options_the_local_documentation_does_not_know(command, bad):
 
 @pytest.mark.skipif(not (shutil.which("find") and shutil.which("man")), reason="needs find docs")
 def test_an_unknown_option_is_retried_with_the_matching_docs(monkeypatch, project):
-    answers = iter(['find . -type f -name "*.txt" -i\n# case insensitive',
-                    "find . -type f -iname '*.txt'\n# case insensitive"])
-    seen = []
-
-    class Twice(FixedBackend):
-        def complete(self, request):
-            seen.append(request.user)
-            monkeypatch.setenv("CMDAI_TEST_ANSWER", next(answers))
-            return super().complete(request)
-
+    backend, seen = scripted(monkeypatch, ['find . -type f -name "*.txt" -i\n# case insensitive',
+                                           "find . -type f -iname '*.txt'\n# case insensitive"])
     answer = g.generate("find files ending in .txt, case insensitive", cfg=GenerateConfig(),
-                        cwd=str(project), backends=[Twice(None)])
+                        cwd=str(project), backends=[backend])
     assert answer.command == "find . -type f -iname '*.txt'" and answer.attempts == 2
     assert "find has no option -i" in seen[1] and "find -iname pattern" in seen[1]
 

@@ -8,6 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# An entry as a plain tuple, in the order of the store's columns: what bulk paths (spool
+# ingest) build instead of Entry objects, which cost a fifth of a 100k-line ingest.
+Row = tuple  # (timestamp, duration_ms, exit, command, cwd, session, hostname, shell, source)
+EXIT, COMMAND, CWD, SESSION = 2, 3, 4, 5
+
+
+def dedup_key(timestamp: int, session: str, command: str) -> bytes:
+    """What makes two entries the same: re-ingesting or re-importing one adds nothing."""
+    key = f"{timestamp}\0{session}\0{command}"
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 @dataclass(slots=True)  # not frozen: a frozen __init__ costs 2x, and ingest builds 100k of them
 class Entry:
     command: str
@@ -23,8 +35,12 @@ class Entry:
 
     def dedup_key(self) -> bytes:
         """What makes two entries the same: re-ingesting or re-importing one adds nothing."""
-        key = f"{self.timestamp}\0{self.session}\0{self.command}"
-        return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        return dedup_key(self.timestamp, self.session, self.command)
+
+    def row(self) -> Row:
+        """The entry as the store writes it (see ``Row``)."""
+        return (self.timestamp, self.duration_ms, self.exit, self.command, self.cwd,
+                self.session, self.hostname, self.shell, self.source)
 
     def to_json(self) -> dict[str, Any]:
         ts = _dt.datetime.fromtimestamp(self.timestamp / 1e9, tz=_dt.timezone.utc)

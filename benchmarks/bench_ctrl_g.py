@@ -161,7 +161,7 @@ def client_overhead(rounds: int) -> dict:
                 subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], env=env)
                 floor.append((time.perf_counter() - t) * 1000)
             os.environ["CMDAI_HOME"] = str(home)
-            from cmdai.daemon.server import request
+            from cmdai.daemon.protocol import request
 
             rtt = []
             for _ in range(rounds * 5):
@@ -186,7 +186,7 @@ def soak(backend: str, model: str, n: int) -> dict:
         subprocess.run([sys.executable, "-m", "cmdai", "daemon", "start"], env=env, check=True,
                        capture_output=True)
         os.environ["CMDAI_HOME"] = str(home)
-        from cmdai.daemon.server import request
+        from cmdai.daemon.protocol import request
 
         try:
             pid = request({"op": "ping"})[0]["pid"]

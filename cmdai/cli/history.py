@@ -137,7 +137,7 @@ def _search_by_daemon(text: str, mode: str, limit: int, filters: Any,
     from dataclasses import asdict
 
     from cmdai.daemon import protocol
-    from cmdai.daemon.server import request
+    from cmdai.daemon.protocol import request
     from cmdai.semantic.search import Hit
 
     if not protocol.socket_path().exists():

@@ -11,7 +11,7 @@ from typing import Any
 
 from cmdai import paths
 from cmdai.daemon import protocol
-from cmdai.daemon.server import request
+from cmdai.daemon.protocol import request
 from cmdai.errors import CmdaiError
 
 

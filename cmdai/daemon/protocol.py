@@ -8,6 +8,7 @@ and imports only the standard library), so it repeats the few constants it needs
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,16 @@ def decode_request(line: bytes) -> dict[str, Any]:
         if key in message and not isinstance(message[key], str):
             raise ProtocolError(f"'{key}' must be a string")
     return message
+
+
+def request(message: dict[str, Any], timeout: float = 5.0) -> list[dict[str, Any]]:
+    """Send one request and read every reply line (for the CLI and tests)."""
+    path = socket_path()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(json.dumps({"v": VERSION, **message}).encode() + b"\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return [json.loads(line) for line in data.splitlines() if line.strip()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -474,16 +473,3 @@ def run_foreground(*, lazy: bool = False) -> None:
         for store in (daemon.store, daemon.gen_store, daemon.embed_store):
             if store is not None:
                 store.close()
-
-
-def request(message: dict[str, Any], timeout: float = 5.0) -> list[dict[str, Any]]:
-    """Send one request and read every reply line (for the CLI and tests)."""
-    path = protocol.socket_path()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(str(path))
-        s.sendall(json.dumps({"v": protocol.VERSION, **message}).encode() + b"\n")
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    return [json.loads(line) for line in data.splitlines() if line.strip()]

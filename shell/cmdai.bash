@@ -88,14 +88,19 @@ __cmdai_preexec() {
   [[ -d $__cmdai_spool ]] || command mkdir -p -m 700 -- "$__cmdai_spool" 2>/dev/null
   __cmdai_history_last || return 0
   if [[ $__cmdai_histno == "$__cmdai_last_histno" ]]; then
-    # bash added nothing: an ignored duplicate repeats the last line, an empty Enter runs
-    # PROMPT_COMMAND, anything else (HISTIGNORE, history off) is not ours to record
-    [[ ${HISTCONTROL-} == *ignoredups* && -z ${HISTIGNORE-} ]] || return 0
+    # bash added nothing: an ignored duplicate repeats the last line (an erased one moves it
+    # to the end under the same number), an empty Enter runs PROMPT_COMMAND, anything else
+    # (HISTIGNORE, history off) is not ours to record
+    [[ ( ${HISTCONTROL-} == *ignoredups* || ${HISTCONTROL-} == *erasedups* ) &&
+       -z ${HISTIGNORE-} ]] || return 0
     __cmdai_in_prompt_command && return 0
   fi
   __cmdai_last_histno=$__cmdai_histno
   if [[ $__cmdai_histline == [[:space:]]* ]]; then
-    [[ -n ${__cmdai_ignorespace-} ]] && builtin history -d "$__cmdai_histno" 2>/dev/null
+    # bash gives the deleted entry's number to the next one: remember the one before, or
+    # the next command would look like "bash added nothing" and go unrecorded
+    [[ -n ${__cmdai_ignorespace-} ]] && builtin history -d "$__cmdai_histno" 2>/dev/null &&
+      __cmdai_last_histno=$((__cmdai_histno - 1))
     return 0
   fi
   __cmdai_cmd=$__cmdai_histline

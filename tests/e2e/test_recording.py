@@ -102,18 +102,30 @@ def test_resourcing_is_harmless(shell_factory, name):
     assert len({e["session"] for e in entries}) == 1
 
 
-def test_bash_histcontrol_ignoreboth(shell_factory):
-    sh = shell_factory("bash", rc_lines=("HISTCONTROL=ignoreboth",))
+@pytest.mark.parametrize("histcontrol", ["ignoreboth", "ignorespace", "erasedups:ignorespace"])
+def test_bash_histcontrol_ignorespace(shell_factory, histcontrol):
+    sh = shell_factory("bash", rc_lines=(f"HISTCONTROL={histcontrol}",))
     sh.run("echo first")
     sh.run(" echo space-secret", records=0)
-    sh.run("echo second")
-    sh.run("echo second")  # a duplicate bash itself drops from its history
+    sh.run("echo second")  # bash reuses the deleted line's history number for this one
+    sh.run("echo second")  # a duplicate bash itself may drop from its history
+    sh.run(" echo another-secret", records=0)
+    sh.run("", records=0)  # an empty Enter records nothing
     sh.run("history > hist.txt")
     assert [e["command"] for e in sh.history()] == [
         "echo first", "echo second", "echo second", "history > hist.txt",
     ]
     # the space-prefixed line is kept out of bash's own history too
     assert "space-secret" not in (sh.tmp / "home" / "hist.txt").read_text()
+
+
+def test_bash_histcontrol_erasedups(shell_factory):
+    # erasedups moves a repeated line to the end of bash's history under the last number
+    sh = shell_factory("bash", rc_lines=("HISTCONTROL=erasedups",))
+    for line in ("echo a", "echo b", "echo a", "echo a", "echo b"):
+        sh.run(line)
+    sh.run("", records=0)
+    assert [e["command"] for e in sh.history()] == ["echo a", "echo b", "echo a", "echo a", "echo b"]
 
 
 def test_bash_ctrl_c_inside_a_widget_does_not_stop_recording(shell_factory):

@@ -30,3 +30,11 @@ def shell_factory(tmp_path):
     yield make
     for sh in opened:
         sh.close()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real ONNX sentence embedder, loaded once per test session."""
+    from cmdai.semantic.embedder import Embedder
+
+    return Embedder()

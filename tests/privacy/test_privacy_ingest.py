@@ -38,6 +38,17 @@ def assert_no_secret_on_disk(db: Path, secrets: list[str]) -> None:
             assert store.search_fulltext(s[:12] if len(s) >= 12 else s) == [], s
 
 
+def embed_everything(db: Path, embedder) -> int:
+    """Fill the embedding cache the way the daemon does, so that its bytes are on disk too."""
+    from cmdai.semantic.vectors import embed_pending
+
+    with Store.open(db) as store:
+        embed_pending(store, embedder, limit=100_000)
+        (n,) = store.conn.execute("SELECT count(*) FROM embeddings").fetchall()[0]
+    assert n > 0
+    return n
+
+
 def write_spool(spool_dir: Path, entries: list[Entry], name: str = "host-s1.tsv") -> None:
     spool_dir.mkdir(parents=True, exist_ok=True)
     with open(spool_dir / name, "a", encoding="utf-8") as fh:
@@ -162,12 +173,13 @@ def _history_files(tmp_path: Path, commands: list[str]) -> list[driver.Source]:
             driver.Source("fish", fish, "--file")]
 
 
-def test_imports_are_redacted_and_reimport_adds_nothing(tmp_path):
+def test_imports_are_redacted_and_reimport_adds_nothing(tmp_path, embedder):
     commands = [c for c, _ in SECRETS] + NEAR_MISSES
     db = tmp_path / "h.db"
     sources = _history_files(tmp_path, commands)
     results = driver.run(sources, store_path=db)
     assert [r.imported for r in results] == [len(commands)] * 3, [r.problems[:3] for r in results]
+    assert embed_everything(db, embedder) >= len(commands)
     assert_no_secret_on_disk(db, ALL_SECRETS())
     with Store.open(db) as store:
         stored = {e.command for e in store.list(limit=10_000)}

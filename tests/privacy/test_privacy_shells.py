@@ -9,7 +9,7 @@ import pytest
 from cmdai import paths
 from tests.e2e.shells import Shell
 from tests.privacy.corpus import NEAR_MISSES, SECRETS
-from tests.privacy.test_privacy_ingest import db_bytes
+from tests.privacy.test_privacy_ingest import db_bytes, embed_everything
 
 SHELLS = ["zsh", "bash", "fish"]
 pytestmark = pytest.mark.e2e
@@ -18,7 +18,8 @@ NO_PATH = {"fish": ("set -gx PATH /nonexistent",)}
 
 
 @pytest.mark.parametrize("name", SHELLS)
-def test_secrets_typed_in_a_real_shell_are_redacted_before_storage(shell_factory, name):
+def test_secrets_typed_in_a_real_shell_are_redacted_before_storage(shell_factory, name,
+                                                                   embedder):
     sh = shell_factory(name, rc_lines=NO_PATH.get(name, ("PATH=/nonexistent",)))
     commands = [c for c, _ in SECRETS] + NEAR_MISSES
     for command in commands:
@@ -31,6 +32,7 @@ def test_secrets_typed_in_a_real_shell_are_redacted_before_storage(shell_factory
         assert "<redacted:" in got, typed
         assert not [s for s in secrets if s in got], got
     db = sh.tmp / "cmdai" / "data" / "history.db"
+    assert embed_everything(db, embedder) >= len(commands)  # the embedding cache is on disk too
     data = db_bytes(db)
     assert data, db
     leaked = [s for _, ss in SECRETS for s in ss if s.encode() in data]

@@ -49,10 +49,3 @@ def store(tmp_path):
     s.insert(seed_entries())
     yield s
     s.close()
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    from cmdai.semantic.embedder import Embedder
-
-    return Embedder()

@@ -2,13 +2,15 @@
 daemon's memory and CPU over many requests.
 
     .venv/bin/python benchmarks/bench_ctrl_g.py [--quick] [--model qwen2.5-coder-0.5b]
+        [--real-requests N] [--soak-only]
 
 - key press -> command in the line editor, p50/p95, per shell, with a warm daemon and in-process
   (no daemon), for an instant test-double backend (the pipeline's own cost) and for a real model;
 - the client alone: `python -I -S client.py --op ping` as a whole process, and a socket round
   trip from inside Python;
 - the daemon's RSS and CPU time across 1,000 requests (test double), and across 100 requests
-  with the real model;
+  with the real model (``--real-requests 1000`` for a longer soak; ``--soak-only`` runs just
+  the soaks and writes benchmarks/results/ctrl_g_soak.json);
 - Up -> history picker visible, drawn by the daemon vs a picker process, per shell.
 
 Prints a table and writes benchmarks/results/ctrl_g.json.
@@ -224,7 +226,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--model", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--soak-only", action="store_true",
+                    help="only the soak (RSS and CPU of the daemon across many requests)")
+    ap.add_argument("--real-requests", type=int, default=None,
+                    help="requests in the real-model soak (default 100; 20 with --quick)")
     args = ap.parse_args()
+    real_n = args.real_requests or (20 if args.quick else 100)
+    if args.soak_only:
+        soaks = [soak("double", args.model, 200 if args.quick else 1000),
+                 soak("real", args.model, real_n)]
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "ctrl_g_soak.json").write_text(json.dumps({"model": args.model, "soak": soaks},
+                                                             indent=2))
+        print_soak(soaks)
+        return
     n = 5 if args.quick else 10
     results: dict = {"model": args.model, "machine": {"cores": os.cpu_count()}}
     results["client"] = client_overhead(10 if args.quick else 30)
@@ -238,7 +253,7 @@ def main() -> None:
     results["up_to_picker"] = [up_to_picker(shell, daemon, 5 if args.quick else 10, 10_000)
                                for shell in ("zsh", "bash", "fish") for daemon in (True, False)]
     results["soak"] = [soak("double", args.model, 200 if args.quick else 1000),
-                       soak("real", args.model, 20 if args.quick else 100)]
+                       soak("real", args.model, real_n)]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "ctrl_g.json").write_text(json.dumps(results, indent=2))
 
@@ -255,11 +270,15 @@ def main() -> None:
     for r in results["up_to_picker"]:
         mode = "daemon draws" if r["daemon"] else "picker process"
         print(f"{r['shell'] + ', ' + mode:<36} {r['p50_ms']:>9.0f} {r['p95_ms']:>9.0f}")
+    print_soak(results["soak"])
+    print(f"\nwrote {RESULTS / 'ctrl_g.json'}")
+
+
+def print_soak(soaks: list[dict]) -> None:
     print(f"\n{'soak':<22} {'requests':>8} {'RSS first':>10} {'RSS last':>9} {'CPU/req first':>14} {'last':>8}")
-    for s in results["soak"]:
+    for s in soaks:
         print(f"{s['backend']:<22} {s['requests']:>8} {s['rss_first_mb']:>8.0f}MB {s['rss_last_mb']:>7.0f}MB"
               f" {s['cpu_ms_first']:>12.1f}ms {s['cpu_ms_last']:>6.1f}ms")
-    print(f"\nwrote {RESULTS / 'ctrl_g.json'}")
 
 
 if __name__ == "__main__":

@@ -181,8 +181,8 @@ def estimate(parsed: Parsed, cwd: str, budget_s: float = BUDGET_S) -> str | None
     deadline = time.perf_counter() + budget_s
     tallies: list[_Tally] = []
     for s in parsed.commands:
-        if s.synthetic or not s.argv or "unparsed" in s.via:
-            continue
+        if s.synthetic or not s.argv or "unparsed" in s.via or s.input_args:
+            continue  # guessed words, or targets that arrive on input (xargs): not knowable
         t = _targets(s)
         if t is None:
             continue

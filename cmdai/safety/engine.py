@@ -158,6 +158,8 @@ def _rule_matches(r: R.Rule, s: Simple, v: R.View, tainted: frozenset[str],
         return False
     if r.sudo is not None and r.sudo != s.sudo:
         return False
+    if r.input_args is not None and r.input_args != s.input_args:
+        return False
     pos = v.positionals
     if r.subcommand:
         for sub in r.subcommand:

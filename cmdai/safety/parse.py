@@ -8,8 +8,14 @@ variables assigned earlier on the same line, ``$IFS``, ``$(echo ...)``, base64/x
 
 The strings handed to ``sh -c``, ``eval``, ``watch``, ``ssh host CMD``, ``find -exec``,
 ``xargs``, ``sudo``/``env``/``nohup``/``timeout`` (and the other wrappers listed in
-``rules.toml``) are parsed recursively. A line with syntax errors is also re-read with its quotes
-removed, so a stray quote cannot hide a command.
+``rules.toml``) are parsed recursively.
+
+A line that does not parse (ERROR or MISSING nodes, or a shell keyword such as ``then`` or ``do``
+standing where a command name should be) is read twice more: once with its quotes removed, so a
+stray quote cannot hide a command, and once as plain words (:meth:`Walker._judge_words`): the text
+is cut into runs at ``;``, ``&``, ``|``, newlines, parentheses and shell keywords, and each run is
+emitted as a simple command, so the same rules judge it. Such a line also gets the fact
+``unparsed``.
 
 tree-sitter is imported on first use, never when ``cmdai`` is imported.
 """
@@ -28,6 +34,14 @@ MAX_DEPTH = 6  # nesting of sh -c / eval / decoded payloads
 MAX_COMMANDS = 400  # a pathological line stops being expanded after this many commands
 
 MAX_NESTING = 120  # syntax-tree depth walked; deeper lines are reported, not judged
+MAX_WORDS_TEXT = 200_000  # characters of an unparsable line that are judged word by word
+
+# Reserved words: where one of them stands as a command name, the line is not valid shell.
+KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while",
+                      "until", "for", "select", "in", "function", "{", "}", "!"})
+_NOT_COMMAND_NAMES = KEYWORDS - {"!"}
+# In a line that does not parse, these end a command wherever they stand.
+_SEPARATING_KEYWORDS = frozenset({"then", "do", "else", "elif", "fi", "done", "esac"})
 
 _PARSER: Any = None
 
@@ -61,6 +75,7 @@ class Simple:
     sudo: bool = False
     via: tuple[str, ...] = ()  # wrappers and sinks it was found inside
     synthetic: bool = False  # an assignment or a bare redirection, not a real program
+    input_args: bool = False  # more arguments arrive on input nobody can see (xargs < pipe)
 
     @property
     def program(self) -> str:
@@ -179,15 +194,19 @@ class Walker:
         self._collect: list[list[Simple]] = []  # stacks of commands found inside substitutions
         self._src = b""
         self._nesting = 0
+        self._misparsed = 0  # commands named by a reserved word in the current parse
 
     # ---------------------------------------------------------------- entry points
     def parse(self, text: str, ctx: _Ctx) -> None:
         if ctx.depth > MAX_DEPTH or len(self.commands) > MAX_COMMANDS:
-            self.error = True
+            self.error = True  # not looked at: say so rather than call it safe
+            self.facts.setdefault("too-complex", text[:200])
             return
         src = text.encode("utf-8", "surrogatepass")
         tree = _parser().parse(src)
         saved = self._src
+        saved_misparsed = self._misparsed
+        self._misparsed = 0
         self._src = src
         root = tree.root_node
         if root.has_error:
@@ -196,23 +215,286 @@ class Walker:
             self._stmt(root, ctx)
         except _TooDeep:
             if ctx.depth > 0 or self._nesting > 0:
+                self._misparsed = saved_misparsed
                 raise
             self.error = True
             self.facts.setdefault("too-complex", text[:200])
             self._collect.clear()
         self._src = saved
-        if root.has_error and ctx.depth <= MAX_DEPTH:
+        misparsed = self._misparsed > 0
+        self._misparsed = saved_misparsed
+        if root.has_error or misparsed:
+            self.error = True
+            self.facts.setdefault("unparsed", text[:200])
+            uctx = ctx.but(via=ctx.via + ("unparsed",))
             # A stray quote or bracket must not hide a command: read the words again without
             # quotes and judge what they would run.
             dequoted = re.sub(r"[\"'`]", " ", text)
             if dequoted != text:
                 tree2 = _parser().parse(dequoted.encode("utf-8", "surrogatepass"))
                 self._src = dequoted.encode("utf-8", "surrogatepass")
-                self._stmt(tree2.root_node, ctx.but(via=ctx.via + ("unparsed",)))
+                saved_misparsed = self._misparsed
+                try:
+                    self._stmt(tree2.root_node, uctx)
+                except _TooDeep:
+                    if ctx.depth > 0 or self._nesting > 0:
+                        raise
+                    self._collect.clear()
+                self._misparsed = saved_misparsed
                 self._src = saved
+            # Whatever tree-sitter made of it, judge the line on its words too.
+            if len(text) > MAX_WORDS_TEXT:
+                self.facts.setdefault("too-complex", text[:200])
+            self._judge_words(text[:MAX_WORDS_TEXT], uctx)
 
     def _text(self, node: Any) -> str:
         return self._src[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+    # ---------------------------------------------------------------- lines that do not parse
+    def _judge_words(self, text: str, ctx: _Ctx) -> None:
+        """Judge a line tree-sitter could not parse on its words: cut it into runs at control
+        operators, parentheses and reserved words, and emit each run as a simple command.
+        Pipes between runs carry feeds and known output as in a parsed pipeline."""
+        tokens, subs = self._lex(text)
+        bomb = _fork_bomb(tokens)
+        if bomb is not None:
+            self.facts.setdefault("fork-bomb", text[bomb[0]:bomb[1]])
+        pipeline: list[tuple[list[str], list[tuple[str, str]], str, str | None]] = []
+        words: list[str] = []
+        redirects: list[tuple[str, str]] = []
+        herestring: str | None = None
+        start = end = -1
+        skip = ""  # "for": skip words up to a separator; "case": up to `in`; "name": one word
+        pending_redirect: str | None = None
+
+        def close_run() -> None:
+            nonlocal words, redirects, herestring, start, end, skip, pending_redirect
+            if words or redirects:
+                pipeline.append((words, redirects, text[start:end], herestring))
+            words, redirects, herestring = [], [], None
+            start = end = -1
+            skip = ""
+            pending_redirect = None
+
+        def close_pipeline() -> None:
+            close_run()
+            self._emit_pipeline(pipeline, ctx)
+            pipeline.clear()
+
+        for kind, value, a, b in tokens:
+            if len(self.commands) > MAX_COMMANDS:
+                self.error = True
+                self.facts.setdefault("too-complex", text[:200])
+                break
+            if kind == "op":
+                if value in ("|", "|&"):
+                    close_run()
+                else:
+                    close_pipeline()
+                continue
+            if kind == "redir":
+                pending_redirect = value
+                if start < 0:
+                    start = a
+                end = b
+                continue
+            # a word: (value, plain) where plain means it had no quoting at all
+            word, plain = value
+            if pending_redirect is not None:
+                op = pending_redirect
+                pending_redirect = None
+                end = b
+                if op == "<<<":
+                    herestring = word.replace(SPLIT, " ") + "\n"
+                elif not op.startswith("<<"):
+                    redirects.append((op, word.replace(SPLIT, " ")))
+                continue
+            if skip == "name":
+                skip = ""
+                continue
+            if skip == "for":
+                if plain and word == "do":
+                    skip = ""
+                continue
+            if skip == "case":
+                if plain and word == "in":
+                    skip = ""
+                continue
+            if plain and words and word in _SEPARATING_KEYWORDS:
+                close_pipeline()  # `while true do rm -rf . done`: do/done end the command
+                continue
+            if not words:
+                if plain and word in KEYWORDS:
+                    if word in ("for", "select"):
+                        skip = "for"
+                    elif word == "case":
+                        skip = "case"
+                    elif word == "function":
+                        skip = "name"
+                    continue
+                m = re.match(r"^(\w+)\+?=", word)
+                if m:  # an assignment before the command name
+                    self.env[m.group(1)] = word.split("=", 1)[1].replace(SPLIT, " ")
+                    if start < 0:
+                        start = a
+                    end = b
+                    continue
+            if start < 0:
+                start = a
+            end = b
+            if SPLIT in word:
+                words.extend(w for w in word.split(SPLIT) if w)
+            else:
+                words.append(word)
+        close_pipeline()
+        for sub in subs[:20]:
+            self.parse(sub, ctx.but(depth=ctx.depth + 1))
+
+    def _emit_pipeline(self, runs: list[tuple[list[str], list[tuple[str, str]], str, str | None]],
+                       ctx: _Ctx) -> None:
+        feeds = list(ctx.feeds)
+        stdin = ctx.stdin_text
+        names = [program_name(w[0]) if w else "" for w, _, _, _ in runs]
+        for i, (argv, redirects, text, herestring) in enumerate(runs):
+            if len(self.commands) > MAX_COMMANDS:
+                self.error = True
+                self.facts.setdefault("too-complex", text[:200])
+                break
+            rctx = ctx.but(feeds=feeds, stdin_text=herestring if herestring is not None else stdin,
+                           pipes_to=names[i + 1:] + ctx.pipes_to)
+            if argv:
+                s = self._emit(argv, text, rctx, redirects)
+                feeds = feeds + [argv]
+                stdin = s.stdout
+            else:
+                self._emit([":"], text, rctx, redirects, synthetic=True)
+                stdin = None
+
+    def _lex(self, text: str) -> tuple[list[tuple[str, Any, int, int]], list[str]]:
+        """Tolerant shell tokens: ("word", (value, plain)), ("op", op), ("redir", op), each with
+        its span. Quotes are removed and simple variables expanded; an unterminated quote is
+        read as a word break. Returns also the ``$(...)``/backtick texts found inside double
+        quotes, to be judged on their own."""
+        out: list[tuple[str, Any, int, int]] = []
+        subs: list[str] = []
+        n = len(text)
+        i = 0
+        buf: list[str] = []
+        plain = True
+        wstart = -1
+
+        def flush(at: int) -> None:
+            nonlocal buf, plain, wstart
+            if wstart >= 0:
+                out.append(("word", ("".join(buf), plain), wstart, at))
+            buf, plain, wstart = [], True, -1
+
+        while i < n:
+            c = text[i]
+            if c == "\\":
+                if i + 1 < n and text[i + 1] == "\n":
+                    i += 2
+                    continue
+                if wstart < 0:
+                    wstart = i
+                plain = False
+                if i + 1 < n:
+                    buf.append(text[i + 1])
+                i += 2
+                continue
+            if c in " \t\r":
+                flush(i)
+                i += 1
+                continue
+            if c == "#" and wstart < 0:
+                j = text.find("\n", i)
+                i = n if j < 0 else j
+                continue
+            m = _LEX_OP.match(text, i)
+            if m and (wstart < 0 or m.group("redir") is None or not m.group("fd")):
+                flush(i)
+                if m.group("redir") is not None:
+                    out.append(("redir", m.group("redir"), i, m.end()))
+                else:
+                    out.append(("op", m.group("op"), i, m.end()))
+                i = m.end()
+                continue
+            if c == "$" and i + 1 < n and text[i + 1] == "(":
+                flush(i)
+                out.append(("op", "$(", i, i + 2))
+                i += 2
+                continue
+            if wstart < 0:
+                wstart = i
+            if c == "'":
+                j = text.find("'", i + 1)
+                if j < 0:  # unterminated: a word break
+                    flush(i)
+                    i += 1
+                    continue
+                buf.append(text[i + 1:j])
+                plain = False
+                i = j + 1
+                continue
+            if c == "$" and i + 1 < n and text[i + 1] == "'":
+                m2 = _LEX_ANSI.match(text, i)
+                if m2 is None:
+                    flush(i)
+                    i += 2
+                    continue
+                buf.append(_ansi_c(m2.group(1)))
+                plain = False
+                i = m2.end()
+                continue
+            if c == '"':
+                mq = _DQ_CLOSE.match(text, i + 1)
+                close = mq.end() if mq else n
+                if close >= n:  # unterminated: a word break (and no `"` closes after it)
+                    flush(i)
+                    i += 1
+                    continue
+                body = text[i + 1:close]
+                j = 0
+                part: list[str] = []
+                while j < len(body):
+                    d = body[j]
+                    if d == "\\" and j + 1 < len(body):
+                        if body[j + 1] in '\\$`"':
+                            part.append(body[j + 1])
+                        elif body[j + 1] != "\n":
+                            part.append(body[j:j + 2])
+                        j += 2
+                        continue
+                    if d == "`" or body.startswith("$(", j):
+                        k = _balanced_end(body, j)
+                        if len(subs) < 20:
+                            subs.append(body[j + 1:k - 1] if d == "`" else body[j + 2:k - 1])
+                        part.append(body[j:k])
+                        j = k
+                        continue
+                    if d == "$":
+                        mv = _LEX_VAR.match(body, j)
+                        if mv:
+                            part.append(self._var(mv.group(1) or mv.group(2), True))
+                            j = mv.end()
+                            continue
+                    part.append(d)
+                    j += 1
+                buf.append("".join(part))
+                plain = False
+                i = close + 1
+                continue
+            if c == "$":
+                mv = _LEX_VAR.match(text, i)
+                if mv:
+                    buf.append(self._var(mv.group(1) or mv.group(2), False))
+                    plain = False
+                    i = mv.end()
+                    continue
+            buf.append(c)
+            i += 1
+        flush(n)
+        return out, subs
 
     # ---------------------------------------------------------------- statements
     def _stmt(self, node: Any, ctx: _Ctx) -> list[Simple]:
@@ -230,6 +512,7 @@ class Walker:
         t = node.type
         if len(self.commands) > MAX_COMMANDS:
             self.error = True
+            self.facts.setdefault("too-complex", self._text(node)[:200])
             return []
         if t == "command":
             self._command(node, ctx, [])
@@ -410,6 +693,9 @@ class Walker:
         self._collect.append([])
         redirects = list(redirects)
         stdin = ctx.stdin_text
+        name_node = node.child_by_field_name("name")
+        if name_node is not None and self._text(name_node) in _NOT_COMMAND_NAMES:
+            self._misparsed += 1  # `then rm -rf ~` is not a command named "then"
         for c in node.named_children:
             if c.type == "variable_assignment":
                 if saved_env is None:
@@ -570,10 +856,12 @@ class Walker:
 
     # ---------------------------------------------------------------- emitting
     def _emit(self, argv: list[str], text: str, ctx: _Ctx, redirects: list[tuple[str, str]],
-              arg_feeds: list[list[str]] | None = None, synthetic: bool = False) -> Simple:
+              arg_feeds: list[list[str]] | None = None, synthetic: bool = False,
+              input_args: bool = False) -> Simple:
         s = Simple(argv=argv, text=text, redirects=redirects,
                    feeds=list(ctx.feeds) + list(arg_feeds or []), pipes_to=list(ctx.pipes_to),
-                   stdin_text=ctx.stdin_text, sudo=ctx.sudo, via=ctx.via, synthetic=synthetic)
+                   stdin_text=ctx.stdin_text, sudo=ctx.sudo, via=ctx.via, synthetic=synthetic,
+                   input_args=input_args)
         self.commands.append(s)
         if self._collect:
             self._collect[-1].append(s)
@@ -637,12 +925,10 @@ class Walker:
             if inner and mode == "string":
                 self.parse(" ".join(inner), inner_ctx)
             elif inner and prog == "xargs":
-                items = self._xargs_items(s)
-                self._emit(inner + items, s.text, inner_ctx.but(stdin_text=None), [],
-                           arg_feeds=arg_feeds)
+                self._xargs(s, inner, inner_ctx, arg_feeds)
             elif inner:
                 self._emit(inner, s.text, inner_ctx.but(stdin_text=s.stdin_text), [],
-                           arg_feeds=arg_feeds)
+                           arg_feeds=arg_feeds, input_args=s.input_args)
             return
         if prog == "find":
             self._find_exec(s, inner_ctx, arg_feeds)
@@ -690,7 +976,47 @@ class Walker:
                         self.parse(inner_cmd, inner_ctx.but(stdin_text=None))
         s.exec_feeds = exec_from
 
-    def _xargs_items(self, s: Simple) -> list[str]:
+    def _xargs(self, s: Simple, inner: list[str], ctx: _Ctx, arg_feeds: list[list[str]]) -> None:
+        """xargs runs ``inner`` with words read from its input added (or put in place of the
+        -I string). Where that input cannot be known here (a pipe from ls or cat, a file), the
+        command is emitted with ``input_args`` set: its real targets are unknown."""
+        opts = s.argv[1:len(s.argv) - len(inner)]
+        replace = None
+        from_file = False
+        i = 0
+        while i < len(opts):
+            a = opts[i]
+            if a in ("-I", "--replace") and i + 1 < len(opts):
+                replace = opts[i + 1]
+                i += 1
+            elif a.startswith("-I") and len(a) > 2:
+                replace = a[2:]
+            elif a.startswith("--replace="):
+                replace = a.split("=", 1)[1] or "{}"
+            elif a == "-i" or a.startswith("-i") and not a.startswith("-i-"):
+                replace = a[2:] or "{}"
+            elif a in ("-a", "--arg-file") or a.startswith("--arg-file=") or \
+                    (a.startswith("-a") and len(a) > 2):
+                from_file = True
+            i += 1
+        items = None if from_file else self._xargs_items(s)
+        ictx = ctx.but(stdin_text=None)
+        if items is None:
+            self._emit(list(inner), s.text, ictx, [], arg_feeds=arg_feeds, input_args=True)
+            return
+        if replace and any(replace in w for w in inner):
+            argv: list[str] = []
+            for w in inner:
+                if replace in w and items:
+                    argv.extend(w.replace(replace, item) for item in items)
+                else:
+                    argv.append(w)
+        else:
+            argv = inner + items
+        self._emit(argv, s.text, ictx, [], arg_feeds=arg_feeds)
+
+    def _xargs_items(self, s: Simple) -> list[str] | None:
+        """The words xargs would read, as far as they are known; None when they are not."""
         if s.stdin_text is not None:
             return s.stdin_text.split()[:50]
         for k, argv in enumerate(reversed(s.feeds)):
@@ -698,7 +1024,7 @@ class Walker:
                 roots, filtered = _find_roots(argv[1:])
                 filtered = filtered or k > 0  # a grep/head between find and xargs filters too
                 return [r if not filtered else r.rstrip("/") + "/{}" for r in roots]
-        return []
+        return None
 
     def _find_exec(self, s: Simple, ctx: _Ctx, arg_feeds: list[list[str]]) -> None:
         args = s.argv[1:]
@@ -719,6 +1045,69 @@ class Walker:
                     self._emit(inner, s.text, ctx, [], arg_feeds=arg_feeds)
                 i = j
             i += 1
+
+
+_LEX_OP = re.compile(
+    r"(?P<redir>(?P<fd>\d{1,2})?(?:<<<|<<-|<<|<>|>>|>\||>&|<&|&>>|&>|>|<)(?![(]))"
+    r"|(?P<op>;;&|;;|;&|&&|\|\||\|&|\(\(|\)\)|<\(|>\(|[;&|()\n`])")
+_DQ_CLOSE = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)  # a double-quoted body, up to its `"`
+_LEX_ANSI = re.compile(r"\$'((?:[^'\\]|\\.)*)'", re.DOTALL)
+_LEX_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+|[@*#?$!0-9]))")
+
+
+def _fork_bomb(tokens: list[tuple[str, Any, int, int]]) -> tuple[int, int] | None:
+    """Span of `name() { ... name | name & ... }` (or `function name { ... }`) among tokens of a
+    line that does not parse: a function that runs itself in a pipeline or in the background."""
+    n = len(tokens)
+    for i, (kind, value, a, _) in enumerate(tokens):
+        if kind != "word":
+            continue
+        name = value[0]
+        j = i + 1
+        if name == "function" and value[1] and j < n and tokens[j][0] == "word":
+            name = tokens[j][1][0]
+            j += 1
+        if j + 1 < n and tokens[j][1] == "(" and tokens[j + 1][1] == ")":
+            j += 2
+        elif j == i + 1:
+            continue
+        if not (j < n and tokens[j][0] == "word" and tokens[j][1] == ("{", True)):
+            continue
+        k = j + 1
+        while k < n and not (tokens[k][0] == "word" and tokens[k][1] == ("}", True)):
+            t = tokens[k]
+            if t[0] == "word" and t[1][0] == name:
+                before = tokens[k - 1][1] if tokens[k - 1][0] == "op" else ""
+                after = tokens[k + 1][1] if k + 1 < n and tokens[k + 1][0] == "op" else ""
+                if before in ("|", "|&") or after in ("|", "|&", "&"):
+                    while k < n - 1 and tokens[k][1] != ("}", True):
+                        k += 1
+                    return a, tokens[k][3]
+            k += 1
+    return None
+
+
+def _balanced_end(text: str, j: int) -> int:
+    """End (exclusive) of the `...` or $(...) that starts at ``j``; the end of the text when it
+    is not closed."""
+    if text[j] == "`":
+        k = text.find("`", j + 1)
+        return len(text) if k < 0 else k + 1
+    depth = 0
+    k = j + 1
+    while k < len(text):
+        ch = text[k]
+        if ch == "\\":
+            k += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+        k += 1
+    return len(text)
 
 
 _FIND_ACTIONS = {"-delete", "-print", "-print0", "-exec", "-execdir", "-ok", "-okdir", "-depth",

@@ -13,7 +13,9 @@ A rule says what it matches on a parsed simple command (see :mod:`cmdai.safety.p
   ``feeds_any`` / ``feeds_args_any`` (commands whose output flows in), ``exec_feeds_any``
   (programs whose output the command runs as code), ``pipes_to_any``, ``code_all`` (the
   ``-c``/``-e`` code of an interpreter), ``stdin_any`` (statically known input), ``sudo``,
-  ``fact`` (a structural finding such as ``fork-bomb``).
+  ``input_args`` (true: the command gets more arguments from input nobody can see, as
+  ``ls | xargs rm -rf`` does), ``fact`` (a structural finding such as ``fork-bomb``, or
+  ``unparsed`` for a line that does not parse).
 - A matcher is a regex (searched, so anchor it) or ``@class`` / ``PREFIX@class``: the word, after
   path normalisation (``//``, ``/./``, ``..``, ``~``, ``$HOME``), matches a path class.
 
@@ -46,7 +48,7 @@ _LIST_FIELDS = (
 )
 _SCALAR_FIELDS = {"id": str, "category": str, "level": str, "reason": str, "program_re": str,
                   "sudo": bool, "sudo_raises": bool, "fact": str, "enabled": bool,
-                  "stdin_script": bool}
+                  "stdin_script": bool, "input_args": bool}
 _MATCHER_FIELDS = ("args_any", "args_all", "args_none", "sources_any", "dest_any", "words_any",
                    "words_all", "words_none", "writes_any", "redirects_any", "feeds_args_any",
                    "stdin_any", "line_any")
@@ -145,6 +147,7 @@ class Rule:
     pipes_to_any: frozenset[str] = frozenset()
     code_all: list[re.Pattern[str]] = field(default_factory=list)
     sudo: bool | None = None
+    input_args: bool | None = None
     sudo_raises: bool = True
     fact: str | None = None
     enabled: bool = True
@@ -189,6 +192,7 @@ def compile_rule(d: dict[str, Any], classes: dict[str, list[re.Pattern[str]]], w
     r.pipes_to_any = frozenset(d.get("pipes_to_any", []))
     r.code_all = [re.compile(x) for x in d.get("code_all", [])]
     r.sudo = d.get("sudo")
+    r.input_args = d.get("input_args")
     r.sudo_raises = d.get("sudo_raises", r.sudo is not True)
     r.fact = d.get("fact")
     r.enabled = d.get("enabled", True)

@@ -7,8 +7,10 @@ import subprocess
 
 import pytest
 
-from cmdai.safety import check, reset_cache
-from cmdai.safety.blast import git_tracked
+from cmdai.safety import blast, check, reset_cache
+from cmdai.safety.blast import estimate, git_tracked
+from cmdai.safety.engine import ruleset
+from cmdai.safety.parse import parse
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +82,46 @@ def test_tracked_files_are_counted_from_the_git_index(tree) -> None:
                    check=True, env=env)
     assert sorted(git_tracked(str(tree), deadline=float("inf"))) == [
         "build/f0.o", "build/sub/deep.o", "notes.txt"]
+
+
+@pytest.fixture
+def big_tree(tmp_path):
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(600):  # the clock is looked at every 256 entries
+        (d / f"f{i}").write_bytes(b"z")
+    return tmp_path
+
+
+class _Clock:
+    """A perf_counter that moves one second each time it is read: any budget expires at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_counting_stops_when_the_budget_is_spent(big_tree, monkeypatch) -> None:
+    monkeypatch.setattr(blast, "time", _Clock())
+    v = check("rm -rf many", cwd=str(big_tree))
+    assert v.level == "safe"
+    assert v.blast is not None and v.blast.startswith("would remove at least ")
+    assert f"(counting stopped after {int(blast.BUDGET_S * 1000)} ms)" in v.blast
+    assert "600 files" not in v.blast  # the count is a lower bound, not the total
+
+
+def test_zero_budget_stops_counting_and_says_so(big_tree) -> None:
+    parsed = parse("rm -r many", ruleset(None).tables)
+    text = estimate(parsed, str(big_tree), budget_s=0)
+    assert text is not None and "at least" in text and "counting stopped after 0 ms" in text
+    # with time to spare the same tree is counted in full
+    assert estimate(parsed, str(big_tree), budget_s=float("inf")) == (
+        "would remove 600 files in 1 directory, 600 B")
+
+
+def test_xargs_targets_from_input_are_not_counted(tree) -> None:
+    v = check("ls | xargs -I % rm -rf %/sub", cwd=str(tree))
+    assert v.level == "high" and v.blast is None

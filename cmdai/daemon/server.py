@@ -340,6 +340,12 @@ class Daemon:
         try:
             uid = _peer_uid(writer)
             if uid is not None and uid != os.getuid():
+                # take the request line off the socket unread (never parsed): closing with it
+                # still queued resets the connection and the client would lose this reply
+                try:
+                    await asyncio.wait_for(reader.readline(), timeout=2)
+                except (TimeoutError, asyncio.LimitOverrunError, ValueError):
+                    pass
                 await self.send(writer, {"type": "error", "code": 1,
                                          "message": "this daemon serves its own user only"})
                 return

@@ -511,6 +511,266 @@ def repair_made_up(command: str, request: str) -> str:
     return _MADE_UP_PATH.sub(sub, command)
 
 
+# the request forbids changing the file: "without changing the file", "don't modify it",
+# "leave the original untouched"
+_KEEP_FILE = re.compile(
+    r"(?:\b(?:without|not|never|no)\b|n't\b)[^.;,]{0,24}?\b(?:chang|modif|edit|touch|alter|overwrit|sav)"
+    r"|\b(?:leave|leaving|keep|keeping)\b[^.;,]{0,30}?\b(?:unchanged|untouched|intact|as it is|"
+    r"as is|alone)\b", re.IGNORECASE)
+_COMPRESSED = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zst": "unzstd"}
+_TARBALL = re.compile(r"\.(?:tar\.(?:gz|bz2|xz|zst)|tgz|tbz2?|txz|tzst)$", re.IGNORECASE)
+
+
+def _words(command: str) -> list[tuple[int, int, str]] | None:
+    """(start, end, text) of each word of a simple command or pipeline; None for anything with
+    quoting tree-sitter cannot place (then no word-level repair is attempted)."""
+    data = command.encode()
+    root = _parser().parse(data).root_node
+    if root.has_error:
+        return None
+    out: list[tuple[int, int, str]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in ("command_name", "word", "raw_string", "string", "concatenation",
+                         "simple_expansion", "expansion", "number"):
+            out.append((node.start_byte, node.end_byte,
+                        data[node.start_byte:node.end_byte].decode()))
+            continue
+        stack.extend(reversed(node.children))
+    return out
+
+
+def _drop_in_place(command: str) -> str:
+    """``sed -i[SUFFIX]`` / ``--in-place`` / ``-Ei`` -> the same sed printing its result."""
+    words = _words(command)
+    if not words:
+        return command
+    data = command.encode()
+    edits: list[tuple[int, int, str]] = []
+    in_sed = False
+    for start, end, word in words:
+        if start == 0 or data[:start].rstrip().endswith((b"|", b";", b"&&", b"||", b"(")):
+            in_sed = word == "sed"
+            continue
+        if not in_sed or not word.startswith("-") or word == "-":
+            continue
+        if word.startswith("--in-place"):
+            edits.append((start, end, ""))
+        elif not word.startswith("--") and (m := re.fullmatch(r"-([A-Za-hj-z]*)i(.*)", word)):
+            # -i, -i.bak, -Ei, -iE (models mean -i -E; a letter suffix is rare)
+            keep = m.group(1) + (m.group(2) if m.group(2).isalpha() else "")
+            edits.append((start, end, "-" + keep if keep else ""))
+    for start, end, repl in reversed(edits):
+        data = data[:start] + repl.encode() + data[end:]
+    return re.sub(r"  +", " ", data.decode()).strip()
+
+
+def _plain_decompress(command: str) -> str:
+    """``tar -xzf notes.txt.gz`` (a compressed file, not an archive) -> ``gunzip notes.txt.gz``:
+    tar cannot read it. Only for one tar command that extracts one such file in place."""
+    stages = _stages(command)
+    if len(stages) != 1 or not stages[0] or stages[0][0] != "tar":
+        return command
+    args = stages[0][1:]
+    extract = any(a == "--extract" or a == "--get" or
+                  (a.startswith("-") and not a.startswith("--") and "x" in a) or
+                  (i == 0 and not a.startswith("-") and "x" in a and a.isalpha())
+                  for i, a in enumerate(args))
+    if not extract or any(a in ("-C", "--directory") or a.startswith("--directory=")
+                          for a in args):
+        return command
+    files = [a for a in args if "." in a and not a.startswith("-")]
+    if len(files) != 1 or _TARBALL.search(files[0]):
+        return command
+    tool = next((t for suf, t in _COMPRESSED.items() if files[0].lower().endswith(suf)), None)
+    if tool is None:
+        return command
+    import shlex
+
+    return f"{tool} {shlex.quote(files[0])}"
+
+
+def _drop_forced_colour(command: str) -> str:
+    """``grep --color=always``: escape codes in the output, which breaks pipes and files; the
+    terminal colours on its own (``auto``)."""
+    return re.sub(r"\s--colou?r=always\b", "", command)
+
+
+def _stage_words(command: str) -> list[list[tuple[int, int, str]]]:
+    """The words of each simple command of ``command`` with their byte offsets ([] when it
+    cannot be parsed)."""
+    words = _words(command)
+    if not words:
+        return []
+    data = command.encode()
+    stages: list[list[tuple[int, int, str]]] = []
+    for w in words:
+        if not stages or data[:w[0]].rstrip().endswith((b"|", b";", b"&&", b"||", b"(", b"$(",
+                                                        b"`")):
+            stages.append([])
+        stages[-1].append(w)
+    return stages
+
+
+def _short_flags(word: str) -> str:
+    """The letters of a cluster of short options (``-rn`` -> "rn"); "" for anything else."""
+    return word[1:] if re.fullmatch(r"-[A-Za-z]+", word) else ""
+
+
+def _has_flag(stage: Sequence[tuple[int, int, str]], letters: str, longs: Sequence[str] = ()) -> bool:
+    for _, _, w in stage[1:]:
+        if any(c in _short_flags(w) for c in letters) or w.split("=", 1)[0] in longs:
+            return True
+    return False
+
+
+def _insert_after_name(command: str, stage: Sequence[tuple[int, int, str]], text: str) -> str:
+    data = command.encode()
+    end = stage[0][1]
+    return (data[:end] + f" {text}".encode() + data[end:]).decode()
+
+
+# what the request asks for in so many words
+_NUMERIC = re.compile(r"\bnumeric(?:al(?:ly)?)?\b|\bby (?:their |its )?(?:numbers?|numeric value)\b",
+                      re.IGNORECASE)
+_LINE_NUMBERS = re.compile(r"\bline[- ]numbers?\b", re.IGNORECASE)
+_NOT_DEEPER = re.compile(
+    r"\bnot (?:in|into|inside|within|under) (?:any |its |the |their )?sub-?(?:directories|"
+    r"directory|dirs?|folders?)\b|\bwithout (?:descending|recursing|going) into\b|"
+    r"\bnon-?recursive(?:ly)?\b|\bnot recursive(?:ly)?\b|\b(?:only )?the top level(?: only)?\b",
+    re.IGNORECASE)
+_FILES_WITH = re.compile(
+    r"\b(?:which|what|list|names?)\b[^.;]{0,20}?\bfiles?\b[^.;]{0,20}?\b(?:contain|mention|"
+    r"match|includ|import|referenc)", re.IGNORECASE)
+_FILES_WITHOUT = re.compile(
+    r"\bfiles?\b[^.;]{0,30}?(?:\b(?:do|does) not|\bdon't|\bdoesn't|\bwithout|\blacking|\bnever)"
+    r"\b[^.;]{0,12}?\b(?:contain|mention|match|includ|hav)", re.IGNORECASE)
+
+
+def _intent_flags(command: str, request: str, cwd: str | None) -> str:
+    """Options the request asks for in words that the answer left out:
+
+    - "numerically": ``sort`` without -n/-g/-h/-V gets -n;
+    - "with line numbers": a leading ``grep`` without -n (and not -c/-l/-L) gets -n;
+    - "not in subdirectories" / "non-recursive": ``find`` without -maxdepth gets -maxdepth 1;
+    - "which files contain": a lone recursive ``grep`` without -l gets -l (names, not lines);
+    - "files that do not contain": ``grep -v`` (lines) becomes ``grep -L`` (files);
+    - a directory given to ``grep`` without -r: -r (grep cannot read a directory).
+    """
+    for _ in range(4):  # each repair re-parses: offsets change
+        stages = _stage_words(command)
+        changed = None
+        for i, st in enumerate(stages):
+            name = st[0][2]
+            if name == "sort" and _NUMERIC.search(request) and not _has_flag(
+                    st, "nghV", ("--numeric-sort", "--general-numeric-sort",
+                                 "--human-numeric-sort", "--version-sort")) and not any(
+                    re.fullmatch(r"-k\s*\S*[nghV]\S*|--key=\S*[nghV]\S*", w) or
+                    (j > 1 and st[j - 1][2] == "-k" and re.search(r"[nghV]", w))
+                    for j, (_, _, w) in enumerate(st)):
+                changed = _insert_after_name(command, st, "-n")
+            elif name == "grep" and i == 0 and _LINE_NUMBERS.search(request) and not _has_flag(
+                    st, "nclLqo", ("--line-number", "--count", "--files-with-matches",
+                                   "--files-without-match", "--quiet")):
+                changed = _insert_after_name(command, st, "-n")
+            elif name == "find" and _NOT_DEEPER.search(request) and \
+                    not any(w in ("-maxdepth", "-prune") for _, _, w in st):
+                data = command.encode()
+                first_test = next((a for a, _, w in st[1:] if w.startswith(("-", "(", "!", "\\("))),
+                                  None)
+                if first_test is None:
+                    changed = (data[:st[-1][1]] + b" -maxdepth 1" + data[st[-1][1]:]).decode()
+                else:
+                    changed = (data[:first_test] + b"-maxdepth 1 " + data[first_test:]).decode()
+            elif name == "grep" and i == 0 and len(stages) == 1 and \
+                    _FILES_WITH.search(request) and not _FILES_WITHOUT.search(request) and \
+                    not re.search(r"\blines?\b", request, re.IGNORECASE) and \
+                    _has_flag(st, "rR", ("--recursive",)) and not _has_flag(st, "lLcvqo"):
+                changed = _insert_after_name(command, st, "-l")
+            elif name == "grep" and _FILES_WITHOUT.search(request) and \
+                    _has_flag(st, "v") and not _has_flag(st, "lLc"):
+                data = command.encode()
+                a, b, w = next(x for x in st[1:] if "v" in _short_flags(x[2]))
+                changed = (data[:a] + w.replace("v", "L").encode() + data[b:]).decode()
+            elif name == "grep" and cwd and not _has_flag(st, "rRd", ("--recursive",
+                                                                      "--dereference-recursive",
+                                                                      "--directories")):
+                operands = [w for _, _, w in st[1:] if not w.startswith("-")]
+                if len(operands) >= 2 and any((Path(cwd) / w).is_dir() for w in operands[1:]
+                                              if not any(c in w for c in "*?[$")):
+                    changed = _insert_after_name(command, st, "-r")
+            if changed:
+                break
+        if not changed or parse_error(changed):
+            return command
+        command = changed
+    return command
+
+
+def _drop_listing_filters(command: str, cwd: str | None) -> str:
+    """``... | grep -v 'Makefile' | grep -v 'docs/' | ...``: two or more trailing filters that
+    each drop one name of the cwd's listing are an echo of the listing the model was shown,
+    not something asked for; they go."""
+    if not cwd:
+        return command
+    try:
+        names = {e.name for e in os.scandir(cwd)}
+    except OSError:
+        return command
+    stages = _stage_words(command)
+    if len(stages) < 3:
+        return command
+    cut = len(stages)
+    while cut > 1:
+        st = stages[cut - 1]
+        words = [w for _, _, w in st]
+        if len(words) == 3 and words[0] == "grep" and words[1] == "-v" and \
+                words[2].strip("'\"").rstrip("/") in names:
+            cut -= 1
+        else:
+            break
+    if len(stages) - cut < 2:
+        return command
+    data = command.encode()
+    return data[:stages[cut - 1][-1][1]].decode().rstrip()
+
+
+def _rename_to_mv(command: str, cwd: str | None) -> str:
+    """``rename old.txt new.txt`` (two names, no files to act on) means ``mv``: util-linux
+    rename wants an expression, a replacement and files; perl rename an expression and files."""
+    stages = _stage_words(command)
+    if len(stages) != 1 or stages[0][0][2] != "rename" or len(stages[0]) != 3 or not cwd:
+        return command
+    src, dst = stages[0][1][2], stages[0][2][2]
+    if src.startswith("-") or dst.startswith("-") or not (Path(cwd) / src).exists():
+        return command
+    return f"mv {src} {dst}"
+
+
+def repair_known(command: str, request: str, cwd: str | None = None) -> str:
+    """Rewrite answers that contradict the request in a known way (no model call):
+
+    - ``sed -i`` when the request says not to change the file: print the result instead;
+    - ``tar -x`` on a compressed file that is not an archive (``big.log.gz``): ``gunzip`` it;
+    - ``--color=always`` the request did not ask for: dropped;
+    - filters that drop the shown listing's names one by one, ``rename old new`` (``mv``);
+    - an option the request asks for in words but the answer lacks (``_intent_flags``).
+    """
+    if not command or parse_error(command):
+        return command
+    fixed = command
+    if _KEEP_FILE.search(request) and re.search(r"\bsed\b", fixed):
+        fixed = _drop_in_place(fixed)
+    fixed = _plain_decompress(fixed)
+    if not re.search(r"colou?r", request, re.IGNORECASE):
+        fixed = _drop_forced_colour(fixed)
+    fixed = _drop_listing_filters(fixed, cwd)
+    fixed = _rename_to_mv(fixed, cwd)
+    fixed = _intent_flags(fixed, request, cwd)
+    return fixed if fixed and parse_error(fixed) is None else command
+
+
 def check_answer(command: str, request: str, cwd: str) -> tuple[str | None, str | None]:
     """(problem, repaired command) for an answer; (None, None) when it looks right.
 
@@ -595,6 +855,7 @@ def generate(
     command, explanation = parse_answer(completion.text)
     raw = completion.text
     attempts = 1
+    command = repair_known(command, text, ctx.cwd)
     problem, repaired = check_answer(command, text, ctx.cwd)
     if repaired:
         command = repaired
@@ -617,6 +878,7 @@ def generate(
         raw = completion.text
         if _MADE_UP_PATH.search(command) and parse_error(command) is None:
             command = repair_made_up(command, text)
+        command = repair_known(command, text, ctx.cwd)
         if parse_error(command):
             if parse_error(first[0]) is None:
                 command, explanation, raw = first  # the first answer was usable after all

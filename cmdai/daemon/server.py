@@ -120,6 +120,7 @@ class Daemon:
             import numpy  # noqa: F401
         except ImportError:
             pass
+        self._prepare_store()
         sock_path = protocol.socket_path()
         # we hold the lock, so a socket file left here belongs to a daemon that died
         sock_path.unlink(missing_ok=True)
@@ -153,6 +154,18 @@ class Daemon:
                 self.picker.close()
             self.unload()
             self.log("stopped")
+
+    def _prepare_store(self) -> None:
+        """Create and migrate the history database once, before any worker thread opens it.
+        The generation, ingest and embedding threads each open their own connection at once;
+        on a new database their migrations raced and one failed with "database is locked"
+        (a first Ctrl-G answered with that error)."""
+        from cmdai.history.store import Store
+
+        try:
+            Store.open().close()
+        except CmdaiError as exc:  # each user of the store reports it again when it needs it
+            self.log(f"history database: {exc}")
 
     def log(self, message: str) -> None:
         from cmdai.log import logger

@@ -269,3 +269,34 @@ def test_idle_unload_frees_every_local_runtime(cmdai_home):
     finally:
         llama_cpp.close_all, mlx.close_all = orig
     assert closed == ["llama_cpp", "mlx"] and daemon.backends is None
+
+
+def test_the_history_database_is_ready_before_the_daemon_serves(env, cmdai_home):
+    # The generation, ingest and embedding threads open their own connections at once; on a
+    # new database their migrations raced and a first Ctrl-G failed with "database is locked".
+    # The daemon now creates and migrates it before it accepts a connection.
+    import apsw
+
+    from cmdai.history.store import MIGRATIONS
+
+    config = cmdai_home / "config" / "config.toml"
+    config.write_text(config.read_text() + "[search]\nsemantic = false\n")  # nothing else opens it
+    db = cmdai_home / "data" / "history.db"
+    assert not db.exists()
+    cli(env, "daemon", "start")
+    conn = apsw.Connection(str(db), flags=apsw.SQLITE_OPEN_READONLY)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchall()[0][0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal"
+    finally:
+        conn.close()
+    # and several first requests at once all get their answer
+    results: list[list[dict]] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(request(
+        cmdai_home, op="generate", text=f"say hi {i}", cwd=str(cmdai_home), shell="bash",
+        session=f"s{i}"))) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(r[-1]["type"] for r in results) == ["result"] * 3, results

@@ -9,11 +9,15 @@ from pathlib import Path
 import apsw
 import pytest
 
-from tests.e2e.shells import Shell, cmdai
+from tests.e2e.shells import DEADLINE, Shell, cmdai
 
 ROOT = Path(__file__).resolve().parents[2]
 SHELLS = ["zsh", "bash", "fish"]
 pytestmark = pytest.mark.e2e
+# The first Ctrl-G starts the daemon, and every history check starts a `cmdai` process: on a
+# loaded shared machine (fish children run ~2x slower, pitfall 17) give those waits headroom.
+# A wait still returns as soon as the screen shows its state; only a failure takes this long.
+SLOW_DEADLINE = max(DEADLINE, 60.0)
 
 
 def make_shell(tmp: Path, name: str, *, backend: str, answer: str = "", delay: float = 0,
@@ -21,7 +25,8 @@ def make_shell(tmp: Path, name: str, *, backend: str, answer: str = "", delay: f
     home = tmp / "cmdai"
     (home / "config").mkdir(parents=True, exist_ok=True)
     if backend == "double":
-        backends = '["tests.doubles:FixedBackend"]'
+        # FixedBackend that marks when it starts generating (tests/daemon/doubles.py)
+        backends = '["tests.daemon.doubles:StartedBackend"]'
     else:
         backends = '["llama_cpp"]'
     (home / "config" / "config.toml").write_text(
@@ -35,8 +40,9 @@ def make_shell(tmp: Path, name: str, *, backend: str, answer: str = "", delay: f
         target.symlink_to(model_src)
         shutil.copy(str(model_src) + ".verified", str(target) + ".verified")
     env = {"PYTHONPATH": str(ROOT), "CMDAI_TEST_ANSWER": answer, "CMDAI_TEST_DELAY": str(delay),
+           "CMDAI_TEST_STARTED": str(tmp / "generating"),
            "CMDAI_DAEMON__AUTOSTART": "true"}  # Ctrl-G starts the daemon, as for a user
-    return Shell(name, tmp, extra_env=env)
+    return Shell(name, tmp, extra_env=env, deadline=SLOW_DEADLINE)
 
 
 @pytest.fixture
@@ -58,6 +64,13 @@ def ctrl_g(sh: Shell, text: str) -> None:
     sh.send(text)
     sh.wait_for(lambda: sh.prompt_line() == text, "the typed text")
     sh.send("\x07")
+
+
+def wait_generating(sh: Shell) -> None:
+    """Until the test double has started generating: the client is then connected and reads
+    the terminal itself with signals off, so a cancel key goes to it (not to the shell)."""
+    marker = sh.tmp / "generating"
+    sh.wait_for(marker.exists, "the backend to start generating")
 
 
 def generations(sh: Shell) -> list[tuple]:
@@ -123,13 +136,13 @@ def test_critical_command_is_not_inserted(shells, name):
     assert [e["command"] for e in sh.history()] == ["echo after-refusal"]
 
 
-@pytest.mark.parametrize("name,key", [("zsh", "\x03"), ("bash", "\x03"), ("fish", "\x03"),
-                                      ("zsh", "\x1b")])
+@pytest.mark.parametrize("name", SHELLS)
+@pytest.mark.parametrize("key", ["\x03", "\x1b"], ids=["ctrl-c", "esc"])
 def test_cancel_restores_the_text_exactly(shells, name, key):
     sh = shells(name, backend="double", answer="echo never\n# never", delay=60)
     text = "find   the 'big' files ✓"
     ctrl_g(sh, text)
-    time.sleep(1.0)  # the request is under way (the double waits 60 s)
+    wait_generating(sh)  # the request is under way (the double waits 60 s)
     sh.send(key)
     sh.wait_for(lambda: "cancelled" in sh.text() and sh.prompt_line() == text,
                 "the text restored after cancel")
@@ -147,3 +160,75 @@ def test_empty_line_gives_a_hint_and_a_command_gets_an_explanation(shells, name)
     sh.wait_for(lambda: "It lists the files with details." in sh.text()
                 and sh.prompt_line() == "ls -la /tmp", "the explanation and the line kept")
     assert sh.history() == []
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_high_command_is_inserted_with_a_warning(shells, name):
+    command = "git push --force origin main"
+    sh = shells(name, backend="double", answer=command + "\n# overwrite the remote branch")
+    ctrl_g(sh, "overwrite the remote branch with mine")
+    sh.wait_for(lambda: sh.prompt_line() == command and "HIGH" in sh.text(),
+                "the high command in the buffer and its warning")
+    assert "Force-push overwrites the remote branch" in sh.text(), sh.text()
+    assert "not inserted" not in sh.text()
+    time.sleep(0.3)
+    assert sh.history() == [], "the generated command must not run"
+    rows = generations(sh)
+    assert rows[0][:5] == ("overwrite the remote branch with mine", command, "command", "high", 1)
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_cursor_is_left_at_the_end_of_the_inserted_command(shells, name):
+    # non-ASCII: bash counts READLINE_POINT in characters (pitfall 18)
+    command = "echo 'héllo ✓ 日本'"
+    sh = shells(name, backend="double", answer=command + "\n# prints a greeting")
+    ctrl_g(sh, "greet the world")
+    sh.wait_for(lambda: sh.prompt_line() == command, "the proposal in the buffer")
+    sh.send("X")  # typed where the cursor is
+    sh.wait_for(lambda: sh.prompt_line() == command + "X", "the typed character at the end")
+    sh.send("\x02Y")  # Ctrl-B then Y: the line editor agrees the cursor was at the end
+    sh.wait_for(lambda: sh.prompt_line() == command + "YX", "a character before the last one")
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_progress_is_shown_while_generating(shells, name):
+    sh = shells(name, backend="double", answer="echo never\n# never", delay=60)
+    text = "something slow"
+    ctrl_g(sh, text)
+    wait_generating(sh)
+    # zsh: zle -M under the prompt; bash and fish: the client's status line on /dev/tty
+    sh.wait_for(lambda: "cmdai: " in sh.text() and "working…" in sh.text(),
+                "the progress message while the backend generates")
+    sh.send("\x1b")
+    sh.wait_for(lambda: "cancelled" in sh.text() and sh.prompt_line() == text,
+                "the text restored after cancel")
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_edited_proposal_is_linked_as_edited(shells, name):
+    sh = shells(name, backend="double", answer="echo linked-ok\n# prints a word")
+    ctrl_g(sh, "say linked ok")
+    sh.wait_for(lambda: sh.prompt_line() == "echo linked-ok", "the proposal in the buffer")
+    sh.send(" edited")  # the user changes the proposal, then runs it
+    sh.wait_for(lambda: sh.prompt_line() == "echo linked-ok edited", "the edit")
+    sh.send("\r")
+    sh.wait_for(lambda: [e["command"] for e in sh.history()] == ["echo linked-ok edited"],
+                "the edited command run and recorded")
+    (entry,) = sh.history()
+    (row,) = generations(sh)
+    assert row[:5] == ("say linked ok", "echo linked-ok", "command", "safe", 1)
+    assert row[5] == entry["id"] and row[6] == 1  # linked to what ran, marked edited
+
+
+@pytest.mark.parametrize("name", SHELLS)
+def test_a_correction_with_another_program_is_linked(shells, name):
+    # the user replaces the proposal by what they really wanted: retrieval learns from it
+    sh = shells(name, backend="double", answer="grep -rn TODO .\n# find the TODOs")
+    ctrl_g(sh, "find the TODO comments")
+    sh.wait_for(lambda: sh.prompt_line() == "grep -rn TODO .", "the proposal in the buffer")
+    sh.send("\x15")  # Ctrl-U: clear it
+    sh.wait_for(lambda: sh.prompt_line() == "", "an empty line")
+    sh.run_recorded("git grep -n TODO")  # another program, the same search
+    (entry,) = sh.history()
+    (row,) = generations(sh)
+    assert row[5] == entry["id"] and row[6] == 1

@@ -31,11 +31,15 @@ def cmdai(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Com
 class Shell:
     def __init__(self, shell: str, tmp: Path, *, rc_lines: tuple[str, ...] = (),
                  args: tuple[str, ...] = (), init_args: tuple[str, ...] = (),
-                 load_plugin: bool = True, extra_env: dict[str, str] | None = None) -> None:
+                 load_plugin: bool = True, extra_env: dict[str, str] | None = None,
+                 deadline: float = DEADLINE) -> None:
         if shutil.which(shell) is None:
             raise RuntimeError(f"{shell} is not installed (./install.sh --dev installs it)")
         self.name = shell
         self.tmp = tmp
+        # how long a wait may take before it fails (a wait returns as soon as its state shows):
+        # tests whose waits span a daemon start or a generation on a loaded machine pass more
+        self.deadline = deadline
         home = tmp / "home"
         home.mkdir(parents=True, exist_ok=True)
         self.env = {
@@ -137,7 +141,7 @@ class Shell:
         return sum(p.read_bytes().count(b"\n") for p in self.spool_dir.glob("*.tsv"))
 
     def wait_spool(self, count: int, *, settle: bool = False) -> None:
-        deadline = time.monotonic() + DEADLINE
+        deadline = time.monotonic() + self.deadline
         settle_until = time.monotonic() + (0.4 if settle else 0.0)
         while True:
             self._drain()
@@ -176,7 +180,7 @@ class Shell:
         return row[len(PROMPT):] if row.startswith(PROMPT.rstrip()) else None
 
     def wait_for(self, predicate, what: str, deadline: float | None = None) -> None:
-        end = time.monotonic() + (deadline or DEADLINE)
+        end = time.monotonic() + (deadline or self.deadline)
         while not predicate():
             if time.monotonic() > end:
                 raise AssertionError(f"{self.name}: timed out waiting for {what}; screen:\n"

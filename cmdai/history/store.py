@@ -120,6 +120,21 @@ def _row_to_entry(row: Sequence[Any]) -> Entry:
     )
 
 
+def _set_wal(conn: apsw.Connection, timeout_s: float = 5.0) -> None:
+    """``PRAGMA journal_mode=WAL``. On a new file, several processes doing this at once get
+    "database is locked" at once (the busy handler does not wait for a journal-mode change), so
+    it is retried; on a file already in WAL mode it is a no-op that takes no lock."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except apsw.BusyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 @dataclass(frozen=True)
 class Filters:
     cwd: str | None = None
@@ -158,7 +173,7 @@ class Store:
             if not readonly:
                 # a new file gets 16 KB pages (bulk ingest ~10% faster); no-op on an existing one
                 conn.execute("PRAGMA page_size=16384").fetchall()
-                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+                _set_wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL").fetchall()
                 # deleted text is overwritten on disk, not left in free pages
                 conn.execute("PRAGMA secure_delete=ON").fetchall()
@@ -188,12 +203,19 @@ class Store:
                 "upgrade cmdai",
             )
         for number in range(current + 1, len(MIGRATIONS) + 1):
-            with self.conn:
-                if self.version >= number:  # another process got there first
-                    continue
-                self.conn.execute(MIGRATIONS[number - 1])
-                self.conn.execute(f"PRAGMA user_version = {number}")
-            applied += 1
+            # IMMEDIATE: the write lock first (waiting up to the busy timeout), then the version
+            # check; a deferred transaction that read first cannot wait for another process
+            # migrating the same new file, and fails at once with "database is locked"
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.version < number:  # else another process got there first
+                    self.conn.execute(MIGRATIONS[number - 1])
+                    self.conn.execute(f"PRAGMA user_version = {number}")
+                    applied += 1
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
         return applied
 
     def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import apsw
 import pytest
 
@@ -111,3 +113,29 @@ def test_migration_4_drops_the_per_row_vector_triggers(tmp_path):
     triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
     assert not {"embeddings_wipe", "embeddings_delete"} & triggers
     s.close()
+
+
+def _open_and_close(path: str, errors) -> None:
+    try:
+        Store.open(Path(path)).close()
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        errors.put(repr(exc))
+
+
+def test_processes_creating_the_same_new_database_at_once_all_succeed(tmp_path):
+    # the daemon's threads, a shell's `cmdai history list` and a Ctrl-G can all be first
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for round_ in range(25):
+        path = str(tmp_path / f"h{round_}.db")
+        procs = [ctx.Process(target=_open_and_close, args=(path, errors)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        assert [p.exitcode for p in procs] == [0, 0, 0]
+        with Store.open(Path(path)) as store:
+            assert store.version == len(MIGRATIONS)
+    assert errors.empty(), errors.get()

@@ -660,6 +660,8 @@ def _intent_flags(command: str, request: str, cwd: str | None) -> str:
     """
     for _ in range(4):  # each repair re-parses: offsets change
         stages = _stage_words(command)
+        names = {st[0][2] for st in stages}  # another stage may number lines (nl)
+        finds = sum(st[0][2] == "find" for st in stages)  # which find "not recursive" means
         changed = None
         for i, st in enumerate(stages):
             name = st[0][2]
@@ -670,11 +672,12 @@ def _intent_flags(command: str, request: str, cwd: str | None) -> str:
                     (j > 1 and st[j - 1][2] == "-k" and re.search(r"[nghV]", w))
                     for j, (_, _, w) in enumerate(st)):
                 changed = _insert_after_name(command, st, "-n")
-            elif name == "grep" and i == 0 and _LINE_NUMBERS.search(request) and not _has_flag(
+            elif name == "grep" and i == 0 and _LINE_NUMBERS.search(request) and \
+                    not names & {"nl", "awk", "cat", "sed", "perl"} and not _has_flag(
                     st, "nclLqo", ("--line-number", "--count", "--files-with-matches",
                                    "--files-without-match", "--quiet")):
                 changed = _insert_after_name(command, st, "-n")
-            elif name == "find" and _NOT_DEEPER.search(request) and \
+            elif name == "find" and _NOT_DEEPER.search(request) and finds == 1 and \
                     not any(w in ("-maxdepth", "-prune") for _, _, w in st):
                 data = command.encode()
                 first_test = next((a for a, _, w in st[1:] if w.startswith(("-", "(", "!", "\\("))),

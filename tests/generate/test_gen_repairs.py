@@ -101,3 +101,11 @@ def test_rename_with_two_names_is_mv(project):
                           str(project)) == "mv notes.txt notes.md"
     assert g.repair_known("rename 's/a/b/' *.txt", "x", str(project)) == "rename 's/a/b/' *.txt"
     assert g.repair_known("rename gone.txt x.txt", "x", str(project)) == "rename gone.txt x.txt"
+
+
+def test_word_cues_do_not_change_commands_that_already_serve_them(project):
+    numbered = "grep -v '^$' notes.txt | nl"  # nl numbers the lines
+    assert g.repair_known(numbered, "the non-blank lines with line numbers", str(project)) == \
+        numbered
+    two = "comm -12 <(find a -maxdepth 0) <(find b)"  # which find is meant is unclear
+    assert g.repair_known(two, "a (non-recursive) and b (recursive)", str(project)) == two

@@ -28,6 +28,7 @@ from typing import Any
 
 from cmdai.backends import Backend, Request, complete_with_fallback
 from cmdai.errors import ModelError
+from cmdai.retrieval.corrections import corrections
 
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)>")
 STOP = ("\n\n", "<|im_end|>", "<|endoftext|>", "\nRequest:", "```\n")
@@ -361,12 +362,15 @@ def system_prompt(ctx: Context, shape: PromptShape = SHAPES["full"]) -> str:
 
 
 def user_prompt(text: str, ctx: Context, examples: Sequence[str], docs: Sequence[str],
-                tldr: Sequence[Any] = ()) -> str:
+                tldr: Sequence[Any] = (), corrected: Sequence[tuple[str, str]] = ()) -> str:
     # the cwd's path itself is left out: shown it, small models write it instead of '.'
     parts = ["current directory: a git repository" if ctx.git else ""]
     if ctx.listing:
         parts.append("files here: " + scrub_secrets(" ".join(ctx.listing)))
     parts = [p for p in parts if p]
+    if corrected:  # what this user asked before, and what they ran (after editing, maybe)
+        parts.append("what I asked before, and the command I then ran:\n" + "\n".join(
+            f"  asked: {scrub_secrets(r)}\n  ran: {scrub_secrets(c)}" for r, c in corrected))
     if examples:
         parts.append("commands I ran before:\n"
                      + "\n".join(f"  {scrub_secrets(e)}" for e in examples))
@@ -843,12 +847,15 @@ def generate(
         cfg = config.load().generate
     shape = prompt_shape(cfg)
     ctx = gather_context(cwd, shell, listing=cfg.listing and shape.listing)
-    examples = history_examples(text, min(cfg.history_examples, shape.history), db)
+    budget = min(cfg.history_examples, shape.history)
+    corrected = corrections(text, min(2, budget), db)
+    examples = [c for c in history_examples(text, budget, db)
+                if c not in {ran for _, ran in corrected}][:budget - len(corrected)]
     utilities = candidate_utilities(text)
     docs = doc_lines(text, utilities, shape.options) if cfg.docs else []
     tips = tldr_examples(text, utilities, shape.tldr) if cfg.tldr else []
     system = system_prompt(ctx, shape)
-    user = user_prompt(text, ctx, examples, docs, tips)
+    user = user_prompt(text, ctx, examples, docs, tips, corrected)
     stop = STOP if cfg.explain else (*STOP, "\n")
     request = Request(system=system, user=user, max_tokens=cfg.max_tokens, stop=stop,
                       on_token=on_token, cancel=cancel or threading.Event(),

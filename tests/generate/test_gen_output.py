@@ -81,6 +81,32 @@ def test_history_examples_come_from_successful_commands(tmp_path):
     assert g.history_examples("anything", 3, tmp_path / "missing.db") == []
 
 
+def test_past_corrections_are_shown_to_the_model(tmp_path, monkeypatch):
+    from cmdai.config import GenerateConfig
+    from cmdai.history import generations
+    from cmdai.history.entry import Entry
+    from cmdai.history.store import Store
+    from tests.doubles import FixedBackend
+
+    db = tmp_path / "h.db"
+    t = 1_700_000_000 * 10**9
+    with Store.open(db) as store:
+        generations.record(store, generations.Generation(
+            request="make a zip of the docs folder", command="tar -czf docs.tgz docs",
+            session="s1", timestamp=t))
+        store.insert([Entry("zip -r docs.zip docs", t + 5 * 10**9, "s1", exit=0)])
+        generations.link(store, now_ns=t + 6 * 10**9)
+    monkeypatch.setenv("CMDAI_TEST_ANSWER", "zip -r notes.zip notes\n# zip it")
+    answer = g.generate("zip the notes folder", cfg=GenerateConfig(prompt="full"),
+                        cwd=str(tmp_path), backends=[FixedBackend(None)], db=db)
+    user = answer.prompt["user"]
+    assert "asked: make a zip of the docs folder\n  ran: zip -r docs.zip docs" in user
+    assert user.count("zip -r docs.zip docs") == 1  # not repeated among the plain examples
+    plain = g.generate("zip the notes folder", cfg=GenerateConfig(prompt="plain"),
+                       cwd=str(tmp_path), backends=[FixedBackend(None)], db=db)
+    assert "asked:" not in plain.prompt["user"]  # a shape without history shows none
+
+
 def test_every_user_datum_goes_through_the_secrets_hook(monkeypatch, project):
     seen = []
 

@@ -76,7 +76,8 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def worker(model_name: str, limit: int | None, nl2bash: int, out: Path, sets: list[str],
-           modes: tuple[str, ...] = ("baseline", "pipeline")) -> None:
+           modes: tuple[str, ...] = ("baseline", "pipeline"),
+           tasks_file: str = str(HERE / "eval" / "tasks.jsonl")) -> None:
     real_models = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "cmdai" / "models"
     home = Path(tempfile.mkdtemp(prefix="cmdai-bench-"))
     os.environ["CMDAI_HOME"] = str(home)
@@ -104,7 +105,7 @@ def worker(model_name: str, limit: int | None, nl2bash: int, out: Path, sets: li
     cfg = GenerateConfig(model=model_name, backends=["llama_cpp"], **_overrides(sets))
     backend = LlamaCppBackend(cfg)
     fx = fixture.build(home / "fixture" / "project")
-    tasks = [json.loads(line) for line in (HERE / "eval" / "tasks.jsonl").read_text().splitlines()
+    tasks = [json.loads(line) for line in Path(tasks_file).read_text().splitlines()
              if line.strip()][:limit]
 
     class Clock:
@@ -186,12 +187,15 @@ def main() -> None:
                     help="a [generate] setting for the pipeline, e.g. --set docs=false")
     ap.add_argument("--modes", default="baseline,pipeline", help="which of baseline,pipeline")
     ap.add_argument("--output", default=str(HERE / "results" / "generate.json"))
+    ap.add_argument("--tasks", default=str(HERE / "eval" / "tasks.jsonl"),
+                    help="the task file (eval/heldout.jsonl: 30 tasks written after the "
+                         "post-answer repairs, to check that they generalise)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker, args.limit, args.nl2bash, Path(args.out), args.set,
-               tuple(args.modes.split(",")))
+               tuple(args.modes.split(",")), args.tasks)
         return
     from cmdai import models
 
@@ -205,7 +209,7 @@ def main() -> None:
                 cmd += ["--limit", str(args.limit)]
             for pair in args.set:
                 cmd += ["--set", pair]
-            cmd += ["--modes", args.modes]
+            cmd += ["--modes", args.modes, "--tasks", args.tasks]
             if subprocess.run(cmd).returncode != 0:
                 print(f"{name}: worker failed", file=sys.stderr)
                 continue

@@ -547,24 +547,20 @@ def _words(command: str) -> list[tuple[int, int, str]] | None:
 
 def _drop_in_place(command: str) -> str:
     """``sed -i[SUFFIX]`` / ``--in-place`` / ``-Ei`` -> the same sed printing its result."""
-    words = _words(command)
-    if not words:
-        return command
     data = command.encode()
     edits: list[tuple[int, int, str]] = []
-    in_sed = False
-    for start, end, word in words:
-        if start == 0 or data[:start].rstrip().endswith((b"|", b";", b"&&", b"||", b"(")):
-            in_sed = word == "sed"
+    for stage in _stage_words(command):
+        if stage[0][2] != "sed":
             continue
-        if not in_sed or not word.startswith("-") or word == "-":
-            continue
-        if word.startswith("--in-place"):
-            edits.append((start, end, ""))
-        elif not word.startswith("--") and (m := re.fullmatch(r"-([A-Za-hj-z]*)i(.*)", word)):
-            # -i, -i.bak, -Ei, -iE (models mean -i -E; a letter suffix is rare)
-            keep = m.group(1) + (m.group(2) if m.group(2).isalpha() else "")
-            edits.append((start, end, "-" + keep if keep else ""))
+        for start, end, word in stage[1:]:
+            if not word.startswith("-") or word == "-":
+                continue
+            if word.startswith("--in-place"):
+                edits.append((start, end, ""))
+            elif not word.startswith("--") and (m := re.fullmatch(r"-([A-Za-hj-z]*)i(.*)", word)):
+                # -i, -i.bak, -Ei, -iE (models mean -i -E; a letter suffix is rare)
+                keep = m.group(1) + (m.group(2) if m.group(2).isalpha() else "")
+                edits.append((start, end, "-" + keep if keep else ""))
     for start, end, repl in reversed(edits):
         data = data[:start] + repl.encode() + data[end:]
     return re.sub(r"  +", " ", data.decode()).strip()

@@ -37,6 +37,11 @@ class Entry:
         """What makes two entries the same: re-ingesting or re-importing one adds nothing."""
         return dedup_key(self.timestamp, self.session, self.command)
 
+    @classmethod
+    def from_row(cls, row: Row) -> Entry:
+        ts, duration, exit_, command, cwd, session, hostname, shell, source = row
+        return cls(command, ts, session, duration, exit_, cwd, hostname, shell, source)
+
     def row(self) -> Row:
         """The entry as the store writes it (see ``Row``)."""
         return (self.timestamp, self.duration_ms, self.exit, self.command, self.cwd,

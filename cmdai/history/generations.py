@@ -52,10 +52,14 @@ def record(store: Store, g: Generation) -> int:
         return store.conn.last_insert_rowid()
 
 
-def _program(command: str) -> str:
-    words = command.split()
+def _without_assignments(words: list[str]) -> list[str]:
     while words and "=" in words[0] and not words[0].startswith("="):
-        words.pop(0)  # leading VAR=value assignments
+        words = words[1:]  # leading VAR=value assignments
+    return words
+
+
+def _program(command: str) -> str:
+    words = _without_assignments(command.split())
     return words[0] if words else ""
 
 
@@ -65,8 +69,7 @@ def _arguments(command: str) -> frozenset[str]:
         words = shlex.split(command, comments=False)
     except ValueError:  # an unbalanced quote: plain words will do
         words = command.split()
-    while words and "=" in words[0] and not words[0].startswith("="):
-        words.pop(0)
+    words = _without_assignments(words)
     return frozenset(w for w in words[1:]
                      if w and not w.startswith("-") and w not in _OPERATORS and w not in _TRIVIAL)
 

@@ -67,20 +67,14 @@ def encode(entry: Entry) -> str:
     ]) + "\n"
 
 
-def _epoch_ns(text: str, checked: bool = False) -> int:
-    if not checked and not _EPOCH_RE.fullmatch(text):
+def _epoch_ns(text: str) -> int:
+    if not _EPOCH_RE.fullmatch(text):
         raise SpoolError(f"bad start time {text!r}")
     whole, _, frac = text.replace(",", ".").partition(".")
     return int(whole) * 1_000_000_000 + (int((frac + "000000000")[:9]) if frac else 0)
 
 
-_FAST = re.compile(
-    r"v1\t(zsh|bash|fish)\t([A-Za-z0-9_.:]{1,64})\t([0-9]{1,12}(?:[.,][0-9]{1,12})?)\t"
-    r"(-?[0-9]{1,10})\t([0-9]{1,10})\t([^\t]*)\t([^\t]*)"
-)
-
-
-# the same check over a whole chunk of lines at once (one findall in C), for ingest
+# a well-formed line, checked over a whole chunk of lines at once (one findall in C)
 _FAST_LINES = re.compile(
     r"^v1\t(zsh|bash|fish)\t([A-Za-z0-9_.:]{1,64})\t([0-9]{1,12})(?:[.,]([0-9]{1,12}))?\t"
     r"(-?[0-9]{1,10})\t([0-9]{1,10})\t([^\t\n]*)\t([^\t\n]*)$", re.M
@@ -118,16 +112,9 @@ def decode_rows(text: str, hostname: str = "") -> list[Row] | None:
 
 def decode(line: str, hostname: str = "") -> Entry:
     """Decode one spool line (without its newline). Raises SpoolError with the reason."""
-    m = _FAST.fullmatch(line)
-    if m:  # the common case, checked by one regex; the slow path below explains failures
-        shell, session, start, exit_, duration, cwd, command = m.groups()
-        command = unescape(command)
-        if command.strip():
-            return Entry(
-                command=command, timestamp=_epoch_ns(start, checked=True), session=session,
-                duration_ms=int(duration), exit=int(exit_), cwd=unescape(cwd) or None,
-                hostname=hostname, shell=shell, source="shell",
-            )
+    rows = decode_rows(line + "\n", hostname) if "\n" not in line else None
+    if rows:  # the common case, checked by one regex; the slow path below explains failures
+        return Entry.from_row(rows[0])
     fields = line.split("\t")
     if len(fields) != 8:
         raise SpoolError(f"expected 8 TAB-separated fields, found {len(fields)}")

@@ -8,6 +8,11 @@ same items of ../shared/data/nl2bash_dev.jsonl (every --stride-th item) in an em
 an empty history. Scores per variant: does the first utility match the reference's, and the F1
 of that utility's flags (``-rn`` counts as ``-r -n``) when it does. Prints one line per variant
 and writes benchmarks/results/tune_prompt.json (gitignored with the other results).
+
+--history fills the user's history with the reference commands of the items NOT scored (all
+exited 0, embedded with the real ONNX model), so that history examples can be measured without
+an item ever seeing its own answer. A variant's ``semantic=false`` turns off retrieval by
+meaning for it (words only), as ``search.semantic = false`` does.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ def main() -> None:
     ap.add_argument("--shape", action="append", default=[],
                     help="NAME=shots,rules,listing,history,options,tldr: a trial prompt shape "
                          "(registered for this run only; use it with prompt=NAME)")
+    ap.add_argument("--history", action="store_true",
+                    help="the other items' commands as the user's (embedded) history")
     ap.add_argument("--output", default=str(HERE / "results" / "tune_prompt.json"))
     args = ap.parse_args()
 
@@ -108,18 +115,37 @@ def main() -> None:
     if args.ids:
         wanted = set(Path(args.ids).read_text().split())
         items = [it for it in items if it["id"] in wanted]
+    if args.history:
+        from cmdai.history.entry import Entry
+        from cmdai.history.store import Store
+        from cmdai.semantic.vectors import embed_pending
+
+        scored = {it["id"] for it in items}
+        others = [it["bash"] for it in map(json.loads, NL2BASH.read_text().splitlines())
+                  if it["id"] not in scored]
+        with Store.open() as store:
+            store.insert([Entry(command=c, timestamp=1_000 + i, session="h", exit=0)
+                          for i, c in enumerate(others)])
+            embed_pending(store, limit=10_000)
+        print(f"history: {len(others)} commands of the items not scored", flush=True)
     base_cfg = GenerateConfig(model=args.model, backends=["llama_cpp"])
     backend = LlamaCppBackend(base_cfg)
 
     variants: list[tuple[str, object]] = []
     if args.baseline:
         variants.append(("baseline", None))
+    semantic: dict[str, str] = {}
     for spec in args.variant:
         name, _, sets = spec.partition(":")
+        pairs = [s for s in sets.split(",") if s]
+        semantic[name] = next((p.split("=", 1)[1] for p in pairs if p.startswith("semantic=")),
+                              "true")
         variants.append((name, GenerateConfig(model=args.model, backends=["llama_cpp"],
-                                              **_overrides([s for s in sets.split(",") if s]))))
+                                              **_overrides([p for p in pairs
+                                                            if not p.startswith("semantic=")]))))
     results = {}
     for name, cfg in variants:
+        os.environ["CMDAI_SEARCH__SEMANTIC"] = semantic.get(name, "true")
         def run(nl: str, cfg: object = cfg) -> str:
             if cfg is None:
                 c = backend.complete(Request(system=PLAIN_SYSTEM, user=nl, max_tokens=96, stop=STOP))

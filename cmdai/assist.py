@@ -79,11 +79,12 @@ def explain(command: str, *, cfg: Any, shell: str, backends: Sequence[Any] | Non
 def assist(text: str, *, cwd: str, shell: str, session: str = "", mode: str = "auto",
            cfg: Any = None, backends: Sequence[Any] | None = None,
            on_event: Callable[[dict[str, Any]], None] = lambda e: None,
-           cancel: threading.Event | None = None, store: Any = None) -> dict[str, Any]:
+           cancel: threading.Event | None = None, store: Any = None,
+           meaning: Callable[[Any, str, int], list[str]] | None = None) -> dict[str, Any]:
     """Answer one Ctrl-G. Returns the final ``result`` message of the daemon protocol.
 
     ``mode`` is ``auto`` (decide), ``generate`` or ``explain``. ``on_event`` receives progress
-    and token messages while the answer is produced.
+    and token messages while the answer is produced. ``meaning`` is passed to ``generate``.
     """
     from cmdai import config
     from cmdai.generate import scrub_secrets
@@ -125,7 +126,7 @@ def assist(text: str, *, cwd: str, shell: str, session: str = "", mode: str = "a
         from cmdai.generate import generate
 
         answer = generate(text, cfg=cfg, cwd=cwd, shell=shell, on_token=on_token,
-                          cancel=cancel, warn=warn, backends=backends)
+                          cancel=cancel, warn=warn, backends=backends, meaning=meaning)
         command, explanation, kind = answer.command, answer.explanation, "command"
         model, backend_name = answer.model, answer.backend
         verdict = answer.safety if answer.safety is not None else check(command, cwd=cwd)

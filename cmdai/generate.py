@@ -28,6 +28,7 @@ from typing import Any
 
 from cmdai.backends import Backend, Request, complete_with_fallback
 from cmdai.errors import ModelError
+from cmdai.retrieval import history
 from cmdai.retrieval.corrections import corrections
 
 PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z0-9_.-]*)>")
@@ -237,31 +238,6 @@ def keywords(text: str) -> list[str]:
         if w not in STOPWORDS:
             seen.setdefault(w, None)
     return list(seen)
-
-
-def history_examples(text: str, limit: int, db: Path | None = None) -> list[str]:
-    """The user's own successful commands that share the most words with the request."""
-    if limit <= 0:
-        return []
-    from cmdai import paths
-
-    db = db or paths.db_file()
-    if not db.exists():
-        return []
-    from cmdai.history.store import Filters, Store
-
-    scores: dict[str, int] = {}
-    try:
-        with Store.open(db, readonly=True) as store:
-            for word in keywords(text)[:6]:
-                for entry in store.search_fulltext(word, limit=30, filters=Filters(exit=0)):
-                    cmd = entry.command.strip()
-                    if 3 <= len(cmd) <= 160 and "\n" not in cmd:
-                        scores[cmd] = scores.get(cmd, 0) + 1
-    except Exception:  # noqa: BLE001 - retrieval is a hint: a broken store must not stop an answer
-        return []
-    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-    return [scrub_secrets(c) for c, _ in ranked[:limit]]
 
 
 # request words -> utilities whose docs help (when the request does not name one)
@@ -834,8 +810,10 @@ def generate(
     warn: Callable[[str], None] = lambda msg: None,
     backends: Sequence[Backend] | None = None,
     db: Path | None = None,
+    meaning: Callable[[Any, str, int], list[str]] | None = None,
 ) -> Answer:
-    """One command for ``text``, with its explanation and safety verdict."""
+    """One command for ``text``, with its explanation and safety verdict. ``meaning`` ranks the
+    user's history by meaning (``cmdai.retrieval.history``; the daemon passes its warm one)."""
     t0 = time.perf_counter()
     if cfg is None:
         from cmdai import config
@@ -845,7 +823,7 @@ def generate(
     ctx = gather_context(cwd, shell, listing=cfg.listing and shape.listing)
     budget = min(cfg.history_examples, shape.history)
     corrected = corrections(text, min(2, budget), db)
-    examples = [c for c in history_examples(text, budget, db)
+    examples = [c for c in history.examples(text, budget, db, meaning=meaning)
                 if c not in {ran for _, ran in corrected}][:budget - len(corrected)]
     utilities = candidate_utilities(text)
     docs = doc_lines(text, utilities, shape.options) if cfg.docs else []

@@ -308,6 +308,17 @@ class Daemon:
         return {"type": "hits", "hits": [h.to_wire() for h in hits],
                 "semantic_error": searcher.semantic_error}
 
+    def _meaning(self, store: Any, text: str, n: int) -> list[str]:
+        """History examples for Ctrl-G ranked by meaning, with the warm model and vectors."""
+        from cmdai.retrieval.history import by_meaning
+        from cmdai.semantic import model
+
+        if not self.cfg.search.semantic or not model.available():
+            return []
+        from cmdai.semantic.embedder import shared
+
+        return by_meaning(store, text, n, embedder=shared(), vectors=self._vectors)
+
     def _searcher(self, store: Any, context: Any) -> Any:
         """A Searcher with the daemon's embedding model and cached vector index."""
         from cmdai.semantic.embedder import shared
@@ -452,7 +463,8 @@ class Daemon:
                           shell=request.get("shell") or "bash",
                           session=request.get("session") or "", mode=mode,
                           cfg=self.cfg.generate, backends=backends or None,
-                          on_event=on_event, cancel=cancel, store=self.gen_store)
+                          on_event=on_event, cancel=cancel, store=self.gen_store,
+                          meaning=self._meaning)
 
         async def watch_disconnect() -> None:
             await reader.read()  # returns at EOF: the client went away (or half-closed)

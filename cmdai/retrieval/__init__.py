@@ -2,8 +2,9 @@
 
 - ``options``: the option lines of a utility's ``--help`` (or man page) that match the request.
 - ``tldr``: examples from the user's tldr cache, when one is present.
+- ``history``: the user's own successful commands, found by words and by meaning.
+- ``corrections``: past Ctrl-G requests and the commands the user then ran.
 
-The user's own history lives in ``cmdai.generate.history_examples`` (it reads the store).
 Everything here is a hint: a source that is missing or broken returns nothing, never an error.
 """
 

@@ -64,23 +64,6 @@ def test_user_prompt_has_context_and_request(project):
     assert "zsh" in g.system_prompt(ctx)
 
 
-def test_history_examples_come_from_successful_commands(tmp_path):
-    from cmdai.history.entry import Entry
-    from cmdai.history.store import Store
-
-    db = tmp_path / "h.db"
-    with Store.open(db) as store:
-        rows = [("docker compose logs -f web", 0), ("docker ps -a", 0),
-                ("docker compose up --bogus", 1), ("ls", 0)]
-        for i, (cmd, code) in enumerate(rows):
-            store.insert([Entry(command=cmd, timestamp=1_000 + i, session="s", exit=code)])
-    found = g.history_examples("show the docker compose logs", 3, db)
-    assert found[0] == "docker compose logs -f web"
-    assert "docker compose up --bogus" not in found  # failed commands are not examples
-    assert "ls" not in found
-    assert g.history_examples("anything", 3, tmp_path / "missing.db") == []
-
-
 def test_past_corrections_are_shown_to_the_model(tmp_path, monkeypatch):
     from cmdai.config import GenerateConfig
     from cmdai.history import generations

@@ -80,6 +80,8 @@ def main() -> None:
     ap.add_argument("--shape", action="append", default=[],
                     help="NAME=shots,rules,listing,history,options,tldr: a trial prompt shape "
                          "(registered for this run only; use it with prompt=NAME)")
+    ap.add_argument("--replace", action="append", default=[], metavar="OLD=>NEW",
+                    help="a trial wording: replace OLD by NEW in the system prompt")
     ap.add_argument("--history", action="store_true",
                     help="the other items' commands as the user's (embedded) history")
     ap.add_argument("--output", default=str(HERE / "results" / "tune_prompt.json"))
@@ -110,6 +112,17 @@ def main() -> None:
         v = [int(x) for x in values.split(",")]
         gen.SHAPES[name] = gen.PromptShape(shots=v[0], rules=bool(v[1]), listing=bool(v[2]),
                                            history=v[3], options=v[4], tldr=v[5])
+    if args.replace:
+        original = gen.system_prompt
+
+        def reworded(*a, **kw):
+            text = original(*a, **kw)
+            for pair in args.replace:
+                old, _, new = pair.partition("=>")
+                text = text.replace(old, new)
+            return text
+
+        gen.system_prompt = reworded
     items = [json.loads(x) for x in NL2BASH.read_text().splitlines() if x.strip()]
     items = items[args.offset::args.stride][:args.limit]
     if args.ids:
@@ -166,11 +179,14 @@ def main() -> None:
             util_hits += same
             f1s.append(f1)
             rows.append({"id": it["id"], "util": same, "f1": round(f1, 2), "command": cmd})
+        stray_find = sum(_first_utility(r["command"]) == "find" != _first_utility(it["bash"])
+                         for r, it in zip(rows, items))
         results[name] = {"util": round(util_hits / len(items), 3),
+                         "stray_find": round(stray_find / len(items), 3),
                          "flag_f1": round(sum(f1s) / len(items), 3),
                          "p50_ms": _pct(lat, 0.5), "rows": rows}
         print(f"{args.model} {name:<14} util {results[name]['util']:.3f}  "
-              f"flags {results[name]['flag_f1']:.3f}  p50 {results[name]['p50_ms']:.0f} ms",
+              f"flags {results[name]['flag_f1']:.3f}  stray find {results[name]['stray_find']:.3f}  p50 {results[name]['p50_ms']:.0f} ms",
               flush=True)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,7 @@ class GenerateConfig:
     threads: int = 0  # llama.cpp threads; 0 = all cores
     context_size: int = 2048  # llama.cpp context window (tokens)
     max_tokens: int = 96  # generated tokens per answer (a command and one explanation line)
-    history_examples: int = 3  # the user's own successful commands shown to the model
+    history_examples: int = 2  # the user's own successful commands shown to the model
     prompt: str = "auto"  # prompt shape: auto (the model's measured one) | full | compact | plain
     docs: bool = False  # add the --help/man option lines matching the request (measured worse: off)
     tldr: bool = True  # add examples from your tldr cache, if you have one

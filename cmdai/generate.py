@@ -101,7 +101,7 @@ class PromptShape:
 
 
 SHAPES: dict[str, PromptShape] = {
-    "full": PromptShape(shots=len(EXAMPLES), rules=True, listing=True, history=3, options=2,
+    "full": PromptShape(shots=len(EXAMPLES), rules=True, listing=True, history=2, options=2,
                         tldr=2),
     "compact": PromptShape(shots=0, rules=True, listing=True, history=2, options=1, tldr=1),
     "plain": PromptShape(shots=0, rules=False, listing=False, history=0, options=0, tldr=0),

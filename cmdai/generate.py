@@ -823,8 +823,10 @@ def generate(
     ctx = gather_context(cwd, shell, listing=cfg.listing and shape.listing)
     budget = min(cfg.history_examples, shape.history)
     corrected = corrections(text, min(2, budget), db)
-    examples = [c for c in history.examples(text, budget, db, meaning=meaning)
-                if c not in {ran for _, ran in corrected}][:budget - len(corrected)]
+    ran = {command for _, command in corrected}
+    room = budget - len(corrected)
+    examples = [c for c in history.examples(text, room + len(ran) if room > 0 else 0, db,
+                                            meaning=meaning) if c not in ran][:room]
     utilities = candidate_utilities(text)
     docs = doc_lines(text, utilities, shape.options) if cfg.docs else []
     tips = tldr_examples(text, utilities, shape.tldr) if cfg.tldr else []

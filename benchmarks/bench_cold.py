@@ -27,6 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
 REQUEST = "find log files bigger than 10 MB"
@@ -72,17 +73,11 @@ def main() -> None:
     if args.worker:
         worker(args.worker)
         return
-    from cmdai import models
+    from bench_generate import model_home
 
-    real = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "cmdai" / "models"
     results = []
     for name in args.models.split(","):
-        model = models.get(name)
-        models.verify(model, real)
-        home = Path(tempfile.mkdtemp(prefix="cmdai-cold-"))
-        (home / "data" / "models").mkdir(parents=True)
-        (home / "data" / "models" / model.file).symlink_to(real / model.file)
-        shutil.copy(real / (model.file + ".verified"), home / "data" / "models")
+        home = model_home(name, "cmdai-cold-")
         cases: dict[str, list[dict]] = {"evaluated": [], "restored": []}
         for _ in range(args.rounds):
             shutil.rmtree(home / "cache", ignore_errors=True)

@@ -24,6 +24,7 @@ import os
 import platform
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,26 +76,32 @@ def _overrides(pairs: list[str]) -> dict:
     return out
 
 
+def model_home(model_name: str, prefix: str) -> Path:
+    """A fresh CMDAI_HOME (a temp dir) holding the catalog model, linked from the user's models
+    directory (installed there first if missing) and verified: benchmarks never touch the
+    user's own state."""
+    from cmdai import models
+
+    real = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "cmdai" / "models"
+    model = models.get(model_name)
+    if models.status(model, real) == "missing":
+        models.install(model_name, directory=real)
+    models.verify(model, real)
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    (home / "data" / "models").mkdir(parents=True)
+    (home / "data" / "models" / model.file).symlink_to(real / model.file)
+    shutil.copy(real / (model.file + ".verified"), home / "data" / "models")
+    return home
+
+
 def worker(model_name: str, limit: int | None, nl2bash: int, out: Path, sets: list[str],
            modes: tuple[str, ...] = ("baseline", "pipeline"),
            tasks_file: str = str(HERE / "eval" / "tasks.jsonl")) -> None:
-    real_models = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "cmdai" / "models"
-    home = Path(tempfile.mkdtemp(prefix="cmdai-bench-"))
+    home = model_home(model_name, "cmdai-bench-")
     os.environ["CMDAI_HOME"] = str(home)
     from cmdai import models
 
     model = models.get(model_name)
-    if models.status(model, real_models) == "missing":
-        models.install(model_name, directory=real_models)
-    models.verify(model, real_models)
-    (home / "data" / "models").mkdir(parents=True)
-    for suffix in ("", ".verified"):
-        src = real_models / (model.file + suffix)
-        dst = home / "data" / "models" / (model.file + suffix)
-        if suffix:
-            dst.write_bytes(src.read_bytes())
-        else:
-            dst.symlink_to(src)
 
     from cmdai.backends import Request
     from cmdai.backends.llama_cpp import LlamaCppBackend

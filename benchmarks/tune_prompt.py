@@ -23,7 +23,6 @@ import os
 import re
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_generate import NL2BASH, PLAIN_SYSTEM, _first_utility, _overrides, _pct
+from bench_generate import NL2BASH, PLAIN_SYSTEM, _first_utility, _overrides, _pct, model_home
 
 
 def flags(command: str) -> set[str]:
@@ -87,17 +86,8 @@ def main() -> None:
     ap.add_argument("--output", default=str(HERE / "results" / "tune_prompt.json"))
     args = ap.parse_args()
 
-    real_models = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "cmdai" / "models"
-    home = Path(tempfile.mkdtemp(prefix="cmdai-tune-"))
+    home = model_home(args.model, "cmdai-tune-")
     os.environ["CMDAI_HOME"] = str(home)
-    from cmdai import models
-
-    model = models.get(args.model)
-    models.verify(model, real_models)
-    (home / "data" / "models").mkdir(parents=True)
-    (home / "data" / "models" / model.file).symlink_to(real_models / model.file)
-    (home / "data" / "models" / (model.file + ".verified")).write_bytes(
-        (real_models / (model.file + ".verified")).read_bytes())
     cwd = home / "work"
     cwd.mkdir()
 

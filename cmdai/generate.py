@@ -360,6 +360,23 @@ def user_prompt(text: str, ctx: Context, examples: Sequence[str], docs: Sequence
 
 
 # -- output -------------------------------------------------------------------------------
+# chatty models open with a sentence: "You can use the command `du -sh .` to ...", "To list:"
+_PROSE_OPENERS = frozenset(
+    "you to use here this the run try i we it in with for using simply just sure certainly "
+    "below following".split())
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def is_prose(line: str) -> bool:
+    """A sentence, not a command: a capitalised English opener, then several words or a colon
+    at the end. (Programs are rarely capitalised, and none is called "You" or "To".)"""
+    words = line.split()
+    if not words or not words[0][:1].isupper():
+        return False
+    return words[0].lower().rstrip(",:") in _PROSE_OPENERS and (
+        len(words) >= 4 or line.rstrip().endswith(":"))
+
+
 def parse_answer(text: str) -> tuple[str, str]:
     """(command, explanation) from the model's plain-text answer (or its first code block)."""
     command, explanation = "", ""
@@ -377,6 +394,12 @@ def parse_answer(text: str) -> tuple[str, str]:
             if line.lower().startswith(("request:", "command:")):
                 line = line.split(":", 1)[1].strip()
             line = line.removeprefix("$ ")
+            if is_prose(line):  # the command in its `code span`, or on a later line
+                spans = [c.strip() for c in _CODE_SPAN.findall(line)
+                         if len(c.strip()) >= 2 and not c.strip().startswith("-")]
+                if spans:
+                    command = max(spans, key=len)
+                continue
             quoted = re.fullmatch(r"`([^`]+)`\s*(?:#\s*(.*))?", line)
             if quoted:  # `cmd`, or `cmd` # explanation on the same line
                 line, explanation = quoted.group(1).strip(), (quoted.group(2) or "").strip()
@@ -759,6 +782,8 @@ def check_answer(command: str, request: str, cwd: str) -> tuple[str | None, str 
       ``find notes.txt | wc -l``): repaired at once as ``sort < notes.txt`` (the model, told,
       mostly repeats itself; the repair costs nothing).
     """
+    if not command.strip():
+        return "there is no command in it: write the command itself on the first line", None
     error = parse_error(command)
     if error:
         return error, None
@@ -848,6 +873,7 @@ def generate(
     elif problem:
         attempts = 2
         what = (f"is not valid {ctx.shell}" if parse_error(command) else "is wrong")
+        shown = command or next(iter(raw.strip().splitlines()), "")[:200]  # a sentence alone
         hint = ""
         if " has no option " in problem:
             lines = doc_lines(text, [problem.split()[0]], 2, named_only=False)
@@ -855,7 +881,7 @@ def generate(
             hint = f" Its options for this: {hint}" if hint else ""
         retry = Request(
             system=system,
-            user=f"{user}\n(Your answer `{command}` {what}: {problem}.{hint} Answer again.)",
+            user=f"{user}\n(Your answer `{shown}` {what}: {problem}.{hint} Answer again.)",
             max_tokens=cfg.max_tokens, stop=stop, on_token=on_token, cancel=request.cancel,
             grammar=request.grammar)
         completion = backend.complete(retry)

@@ -21,6 +21,19 @@ from cmdai import generate as g
     ("du -sh .   # the size of here\n", "du -sh .", "the size of here"),
     ("echo \"a # b\" | wc -c", "echo \"a # b\" | wc -c", ""),  # quoted: not a comment
     ("echo ${#HOME}\n# length", "echo ${#HOME}", "length"),
+    # chatty models: the command in a sentence's code span, or on the line after it
+    ("You can use the command `find . -maxdepth 1 -name '*.txt'` to find them.",
+     "find . -maxdepth 1 -name '*.txt'", ""),
+    ("To list them, run `ls -la`.\n# lists", "ls -la", "lists"),
+    ("Use `-n` with `sort -n nums.txt`", "sort -n nums.txt", ""),
+    ("You can use the following command:\nfind . -empty -delete\n# deletes",
+     "find . -empty -delete", "deletes"),
+    ("You can use the following command to delete all empty files:", "", ""),
+    ("Sure:", "", ""),
+    # not sentences
+    ("echo Today is `date`", "echo Today is `date`", ""),
+    ("VBoxManage list vms", "VBoxManage list vms", ""),
+    ("Rscript analysis.R", "Rscript analysis.R", ""),
 ])
 def test_parse_answer(text, command, explanation):
     assert g.parse_answer(text) == (command, explanation)
@@ -108,3 +121,41 @@ def test_every_user_datum_goes_through_the_secrets_hook(monkeypatch, project):
 def test_candidate_utilities_named_or_hinted():
     assert g.candidate_utilities("compress the logs with tar")[0] == "tar"
     assert "find" in g.candidate_utilities("files older than a week")
+
+
+class _Scripted:
+    """Answers in turn from a list, keeping the requests it was sent."""
+
+    name = "scripted"
+
+    def __init__(self, *answers: str) -> None:
+        self.answers, self.requests = list(answers), []
+
+    def health(self):
+        from cmdai.backends import Health
+
+        return Health(True, "test double")
+
+    def complete(self, request):
+        from cmdai.backends import Completion
+
+        self.requests.append(request)
+        return Completion(text=self.answers.pop(0), model="scripted", total_ms=1.0)
+
+
+def test_a_sentence_without_a_command_is_asked_again(project):
+    from cmdai.config import GenerateConfig
+    from cmdai.errors import ModelError
+
+    backend = _Scripted("You can use the following command to delete all empty files:",
+                        "find . -type f -empty -delete\n# empty files")
+    answer = g.generate("delete all empty files", cfg=GenerateConfig(), cwd=str(project),
+                        backends=[backend])
+    assert answer.command == "find . -type f -empty -delete" and answer.attempts == 2
+    retry = backend.requests[1].user
+    assert "`You can use the following command to delete all empty files:`" in retry
+    assert "write the command itself on the first line" in retry
+    twice = _Scripted("Sure, here it is:", "The command would be the find utility.")
+    with pytest.raises(ModelError, match="not a valid command"):
+        g.generate("delete all empty files", cfg=GenerateConfig(), cwd=str(project),
+                   backends=[twice])

@@ -62,10 +62,10 @@ def _make_group():
 
 
 def _exit_cancelled(message: str = "cancelled") -> None:
-    """Leave after Ctrl-C with status 130, always. A plain sys.exit is not enough: when the
-    interrupt landed inside code a C extension ran through PyRun_*, CPython remembers it as
-    unhandled and, after finalizing, kills the process with SIGINT instead (seen about one
-    time in eight under load). Nothing is pending after a cancel: flush and go."""
+    """Leave after Ctrl-C with status 130, always. A plain sys.exit was not enough: about one
+    time in eight under load, CPython killed the process with SIGINT after finalizing, although
+    the interrupt had been caught (likely its "unhandled KeyboardInterrupt" flag, which some
+    paths set even for a caught interrupt). Nothing is pending after a cancel: flush and go."""
     import logging
     import os
 
